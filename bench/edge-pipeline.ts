@@ -1,0 +1,57 @@
+import { join } from 'node:path';
+import { Spool, SPOOL_DEFAULTS } from '../edge/spool.js';
+import { startUplink, type Uplink } from '../edge/uplink.js';
+import { edgeConfigSchema } from '../edge/config.js';
+import { silentLogger } from '../core/logger.js';
+import type { Reading } from '../core/reading.js';
+import { startCloudChild, type CloudChild } from '../test/helpers/cloud-child.js';
+import { coalMineSeries, type SyntheticSeries } from './synthetic.js';
+
+/**
+ * The real edge parts (spool, uplink, forwarder) in this process, the real cloud bridge as a child
+ * process, and a synthetic coal-mine source that appends as fast as the spool takes it.
+ */
+export class EdgeRig {
+  private constructor(readonly spool: Spool, readonly uplink: Uplink, readonly cloud: CloudChild, private readonly series: SyntheticSeries[], private readonly ids: Map<string, number>) {}
+  private t = Date.UTC(2026, 10, 23);
+
+  static async start(dir: string, opts: { cloud?: CloudChild } = {}): Promise<EdgeRig> {
+    const cloud = opts.cloud ?? await startCloudChild(dir);
+    const spool = await Spool.open({ ...SPOOL_DEFAULTS, path: join(dir, 'spool.db'), synchronous: 'FULL', maxReadings: 100_000_000, maxBytes: 8 * 1024 ** 3, logger: silentLogger() });
+    const series = coalMineSeries();
+    const ids = await spool.tagIds(series.map((s) => s.key));
+    const uplink = startUplink({
+      gateway: { id: cloud.gateway.id, tenant: cloud.gateway.tenant }, spool, logger: silentLogger(),
+      uplink: edgeConfigSchema.shape.uplink.parse({ url: `mqtt://127.0.0.1:${cloud.mqttPort}`, password: cloud.gateway.password, batch: { maxReadings: 5000, maxDelayMs: 50 }, maxInFlight: 4, ackTimeoutMs: 30_000, reconnectInitialMs: 100, reconnectMaxMs: 500 }),
+      catalog: { producerId: spool.producerId, version: spool.epoch, devices: [], tags: series.map((s) => ({ id: ids.get(s.key)!, key: s.key, device: s.key.split('/')[0]!, unit: s.unit, dataType: 'float32', description: '' })) },
+    });
+    return new EdgeRig(spool, uplink, cloud, series, ids);
+  }
+
+  /** Appends n readings (1,000 per append, one per tag per simulated second). */
+  async append(n: number): Promise<void> {
+    for (let done = 0; done < n; ) {
+      const chunk: Reading[] = [];
+      while (chunk.length < 1000 && done < n) {
+        for (const s of this.series) {
+          if (chunk.length >= 1000 || done >= n) break;
+          chunk.push({ tagId: this.ids.get(s.key)!, ts: this.t, value: s.next(this.t), quality: 0 });
+          done++;
+        }
+        this.t += 1000;
+      }
+      await this.spool.append(chunk, 'synthetic');
+      this.uplink.forwarder.notifyAppended();
+    }
+  }
+
+  async untilAcked(total: number): Promise<void> {
+    while (this.uplink.forwarder.counters.ackedReadings < total) await new Promise((r) => setTimeout(r, 5));
+  }
+
+  async close(): Promise<void> {
+    await this.uplink.close();
+    await this.spool.close();
+    await this.cloud.stop();
+  }
+}

@@ -1,0 +1,52 @@
+#!/usr/bin/env node
+import { UsageError } from '../core/errors.js';
+
+const HELP = `jinyun: industrial edge-to-cloud gateway
+
+usage:
+  jinyun edge --config FILE [--check]      run an edge agent (--check: validate the config and exit)
+  jinyun spool stats --config FILE [--json] inspect an edge outbox read-only (also --spool FILE)
+  jinyun cloud --config FILE               run the cloud bridge (broker, ingest, API)
+  jinyun sim modbus --profile coal-mine [--port N]
+                                           run a Modbus TCP simulator (port 0 = any free port)
+  jinyun admin --config FILE <command>     registry: tenant add, gateway add|revoke, token create, mosquitto-acl
+  jinyun sim opcua --profile coal-mine|steel-plant [--port N] [--pki DIR] [--faults]
+                                           run an OPC UA simulator (node-opcua server, security, users, fault injection)
+  jinyun browse opc.tcp://HOST:PORT [--root NODE] [--depth N] [--out FILE]
+                                           walk an OPC UA address space and write a YAML device with every variable
+  jinyun certs list|trust|reject [ID] --pki DIR (or --config FILE [--device NAME])
+                                           OPC UA certificates: list trusted/rejected, move a rejected server certificate to trusted
+  jinyun hash-password [--password P]      print the scrypt hash of a gateway password (reads stdin if no --password)
+  jinyun demo                              simulator + cloud + edge on free ports, with the demo configs
+  jinyun version
+`;
+
+async function main(argv: string[]): Promise<void> {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    // Each command loads only its own part (the edge never loads the broker, and the other way round).
+    case 'edge': return (await import('../edge/cli.js')).runEdge(rest);
+    case 'spool': return (await import('../edge/spool-cli.js')).runSpool(rest);
+    case 'cloud': return (await import('../cloud-bridge/bridge.js')).runCloud(rest);
+    case 'sim': {
+      const [kind, ...simArgs] = rest;
+      if (kind === 'modbus') return (await import('../simulators/modbus/cli.js')).runModbusSim(simArgs);
+      if (kind === 'opcua') return (await import('../simulators/opcua/cli.js')).runOpcuaSim(simArgs);
+      throw new UsageError(`unknown simulator "${kind ?? ''}"; try: jinyun sim modbus --profile coal-mine`);
+    }
+    case 'admin': return (await import('../cloud-bridge/admin.js')).runAdmin(rest);
+    case 'browse': return (await import('../drivers/opcua/browse-cli.js')).runBrowse(rest);
+    case 'certs': return (await import('../drivers/opcua/certs-cli.js')).runCerts(rest);
+    case 'hash-password': return (await import('../cloud-bridge/credentials.js')).runHashPassword(rest);
+    case 'demo': return (await import('./demo.js')).runDemo(rest);
+    case 'version': case '--version': process.stdout.write('jinyun 0.1.0\n'); return;
+    case undefined: case 'help': case '--help': case '-h': process.stdout.write(HELP); return;
+    default: throw new UsageError(`unknown command "${cmd}"\n\n${HELP}`);
+  }
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  const usage = err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
+  process.stderr.write(`jinyun: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(usage ? 64 : 1);
+});

@@ -1,0 +1,41 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { verifyPassword } from './credentials.js';
+import type { Registry } from './registry.js';
+
+/** The tenant an API request may see; undefined when the API runs without auth (http.auth: none). */
+export type RequestScope = { tenant: string } | undefined;
+
+const BEARER = /^Bearer ([A-Za-z0-9_.-]{1,64})\.([A-Za-z0-9_-]{16,128})$/;
+
+/**
+ * Bearer-token auth for /api/v1 (http.auth: token): `Authorization: Bearer <id>.<secret>` from
+ * `jinyun admin token create`; the secret is checked against the registry's scrypt hash, and a
+ * verified header is cached (bounded) so only the first request pays for scrypt. A revoked token
+ * fails at the next registry reload (the cache is keyed by registry revision).
+ */
+export function installTokenAuth(app: FastifyInstance, registry: Registry): (req: FastifyRequest) => RequestScope {
+  const scopes = new WeakMap<FastifyRequest, { tenant: string }>();
+  let cache = new Map<string, string>();
+  let cacheRevision = registry.revision;
+  app.addHook('onRequest', async (req, reply) => {
+    if (!req.url.startsWith('/api/v1/') || req.url.startsWith('/api/v1/healthz')) return;
+    const header = req.headers.authorization ?? '';
+    if (cacheRevision !== registry.revision) {
+      cache = new Map();
+      cacheRevision = registry.revision;
+    }
+    let tenant = cache.get(header);
+    if (tenant === undefined) {
+      const m = BEARER.exec(header);
+      const token = m ? registry.activeTokens().find((t) => t.id === m[1]) : undefined;
+      if (!m || !token || !(await verifyPassword(m[2]!, token.tokenHash))) {
+        return reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'unauthorized', message: 'missing or invalid API token (jinyun admin token create)' });
+      }
+      tenant = token.tenant;
+      if (cache.size >= 1000) cache.clear();
+      cache.set(header, tenant);
+    }
+    scopes.set(req, { tenant });
+  });
+  return (req) => scopes.get(req);
+}

@@ -1,0 +1,123 @@
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import type { Logger } from '../core/logger.js';
+import { errorMessage } from '../core/errors.js';
+import { ID_PATTERN } from '../core/topics.js';
+import type { CloudConfig } from './config.js';
+import type { CloudStore, TagRow } from './store/reading-store.js';
+import type { Registry } from './registry.js';
+import { installTokenAuth, type RequestScope } from './api-auth.js';
+import { BadRequestError, encodeCursor, iso, jsonValue, parseCursor, parseQuery, parseTime, qualityJson } from './api-format.js';
+
+export interface ApiContext {
+  logger: Logger;
+  /** Counters exposed under /metrics. */
+  metrics?: () => unknown;
+  /** Needed for http.auth: token (tokens) and tenant scoping. */
+  registry?: Registry;
+}
+
+const idParam = (what: string) => z.string().regex(ID_PATTERN, `${what} must be a gateway or tenant id`);
+const byGateway = z.strictObject({ gateway: idParam('gateway').optional() });
+const byTenant = z.strictObject({ tenant: idParam('tenant').optional() });
+
+const tagJson = (t: TagRow) => ({ gateway: t.gateway, key: t.key, tagId: t.tagId, device: t.device, unit: t.unit, dataType: t.dataType, description: t.description });
+
+/** The HTTP API under /api/v1 (JSON). Read-only; values as JSON numbers, booleans and strings (NaN, ±Infinity and 64-bit integers as strings). */
+export function buildApi(store: CloudStore, opts: { http: CloudConfig['http'] }, ctx: ApiContext): FastifyInstance {
+  const log = ctx.logger.child({ component: 'api' });
+  const app = Fastify({ loggerInstance: log as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }) });
+  const seriesQuery = z.strictObject({
+    gateway: idParam('gateway'),
+    tag: z.string().min(1, 'tag must be a tag key such as "device/tag"').max(256),
+    from: z.string().optional(),
+    to: z.string().optional(),
+    limit: z.string().regex(/^\d{1,7}$/, 'limit must be a positive integer').optional()
+      .transform((s) => (s === undefined ? opts.http.defaultLimit : Number(s)))
+      .refine((n) => n >= 1 && n <= opts.http.maxLimit, `limit must be between 1 and ${opts.http.maxLimit}`),
+    after: z.string().optional(),
+  });
+
+  app.setErrorHandler((err, _req, reply) => {
+    if (err instanceof BadRequestError) return reply.code(400).send({ error: 'bad_request', message: err.message });
+    const status = (err as { statusCode?: number }).statusCode;
+    if (status !== undefined && status >= 400 && status < 500) return reply.code(status).send({ error: status === 403 ? 'forbidden' : 'bad_request', message: errorMessage(err) });
+    log.error({ err: errorMessage(err) }, 'request failed');
+    return reply.code(500).send({ error: 'internal', message: 'internal error; see the cloud bridge log' });
+  });
+  app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: 'not_found', message: `no route ${req.method} ${req.url.split('?')[0] ?? ''}` }));
+
+  const scopeOf: (req: FastifyRequest) => RequestScope = opts.http.auth === 'token' && ctx.registry ? installTokenAuth(app, ctx.registry) : () => undefined;
+  /** With a token, a request sees its own tenant's gateways only. */
+  const visible = (req: FastifyRequest, gateway: string): boolean => {
+    const scope = scopeOf(req);
+    return !scope || ctx.registry?.gateway(gateway)?.tenant === scope.tenant;
+  };
+  const checkGateway = (req: FastifyRequest, gateway: string | undefined): void => {
+    if (gateway !== undefined && !visible(req, gateway)) throw Object.assign(new Error(`gateway "${gateway}" is not in your tenant`), { statusCode: 403 });
+  };
+
+  void app.register(async (api) => {
+    api.get('/healthz', async (_req, reply) => {
+      try {
+        await store.ping();
+        return { status: 'ok' };
+      } catch (err) {
+        return reply.code(503).send({ status: 'error', message: errorMessage(err) });
+      }
+    });
+
+    api.get('/metrics', async () => ctx.metrics?.() ?? {});
+
+    api.get('/gateways', async (req) => {
+      const q = parseQuery(byTenant, req.query);
+      const scope = scopeOf(req);
+      if (scope && q.tenant !== undefined && q.tenant !== scope.tenant) throw Object.assign(new Error(`tenant "${q.tenant}" is not yours`), { statusCode: 403 });
+      const rows = await store.gateways({ tenant: scope?.tenant ?? q.tenant });
+      return {
+        items: rows.map((g) => ({
+          id: g.id, tenant: g.tenant, online: g.online, lastSeen: iso(g.lastSeenMs), epoch: g.epoch, producerId: g.producerId,
+          readingsStored: g.readingsStored, health: g.health, healthAt: iso(g.healthMs),
+        })),
+      };
+    });
+
+    api.get('/devices', async (req) => {
+      const q = parseQuery(byGateway, req.query);
+      checkGateway(req, q.gateway);
+      const rows = (await store.devices({ gateway: q.gateway })).filter((d) => visible(req, d.gateway));
+      return { items: rows.map((d) => ({ gateway: d.gateway, name: d.name, driver: d.driver, endpoint: d.endpoint, lastReading: iso(d.lastReadingMs) })) };
+    });
+
+    api.get('/tags', async (req) => {
+      const q = parseQuery(byGateway, req.query);
+      checkGateway(req, q.gateway);
+      return { items: (await store.tags({ gateway: q.gateway })).filter((t) => visible(req, t.gateway)).map(tagJson) };
+    });
+
+    api.get('/latest', async (req) => {
+      const q = parseQuery(byGateway, req.query);
+      checkGateway(req, q.gateway);
+      const rows = (await store.latest({ gateway: q.gateway })).filter((r) => visible(req, r.gateway));
+      return { items: rows.map((r) => ({ ...tagJson(r), ts: iso(r.ts), tsMs: r.ts, value: jsonValue(r.value), quality: qualityJson(r.quality) })) };
+    });
+
+    api.get('/series', async (req, reply) => {
+      const q = parseQuery(seriesQuery, req.query);
+      checkGateway(req, q.gateway);
+      const fromMs = parseTime('from', q.from);
+      const toMs = parseTime('to', q.to);
+      if (fromMs !== undefined && toMs !== undefined && fromMs > toMs) throw new BadRequestError('from must not be after to');
+      const res = await store.query({ gateway: q.gateway, key: q.tag, fromMs, toMs, limit: q.limit, after: parseCursor(q.after) });
+      if (!res) return reply.code(404).send({ error: 'not_found', message: `gateway "${q.gateway}" has no tag "${q.tag}" (see /tags?gateway=${q.gateway})` });
+      const last = res.readings[res.readings.length - 1];
+      return {
+        tag: tagJson(res.tag),
+        from: iso(fromMs), to: iso(toMs), limit: q.limit,
+        items: res.readings.map((r) => ({ ts: iso(r.ts), tsMs: r.ts, value: jsonValue(r.value), quality: qualityJson(r.quality), epoch: r.epoch, seq: r.seq, historical: r.historical })),
+        next: last && res.readings.length === q.limit ? encodeCursor(last.ts, last.id) : null,
+      };
+    });
+  }, { prefix: '/api/v1' });
+  return app;
+}

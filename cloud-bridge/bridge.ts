@@ -1,0 +1,198 @@
+import type { AddressInfo } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import type { LevelWithSilent } from 'pino';
+import { createLogger, type Logger } from '../core/logger.js';
+import { ConfigError, errorMessage } from '../core/errors.js';
+import { loadCloudConfig, type CloudConfig } from './config.js';
+import { startBroker, type Broker, type BrokerMetrics } from './broker.js';
+import { AedesBus, MqttBus, type MessageBus } from './message-bus.js';
+import { Ingest, type FaultPoint, type IngestMetrics } from './ingest.js';
+import { Registry } from './registry.js';
+import { buildApi } from './api.js';
+import { SqliteStore } from './store/sqlite-store.js';
+import type { CloudStore } from './store/reading-store.js';
+
+export interface CloudContext {
+  logger: Logger;
+  now?: () => number;
+  /** Fault injection for the C2 test (see FaultPoint). */
+  fault?: (point: FaultPoint) => void;
+}
+
+export interface CloudMetrics {
+  /** Absent when attached to an external broker. */
+  broker?: BrokerMetrics;
+  ingest: IngestMetrics;
+}
+
+export interface CloudBridge {
+  /** Plain MQTT port of the embedded broker (0 when off or external). */
+  mqttPort: number;
+  /** TLS port of the embedded broker (0 when none). */
+  mqttTlsPort: number;
+  httpPort: number;
+  metrics: CloudMetrics;
+  store: CloudStore;
+  registry: Registry;
+  ingest: Ingest;
+  /** The ingest's side of MQTT (tests publish through it as the broker would). */
+  bus: MessageBus;
+  close(): Promise<void>;
+}
+
+export async function openStore(config: CloudConfig, ctx: { logger: Logger }): Promise<CloudStore> {
+  const s = config.store;
+  switch (s.type) {
+    case 'sqlite': return SqliteStore.open({ path: s.path, insertChunkRows: config.ingest.insertChunkRows, maxQuarantinePerGateway: config.ingest.maxQuarantinePerGateway }, ctx);
+    case 'postgres': {
+      const { PgStore } = await import('./store/pg-store.js');
+      return PgStore.open({ url: s.url, schema: s.schema, poolSize: s.poolSize, maxQuarantinePerGateway: config.ingest.maxQuarantinePerGateway }, ctx);
+    }
+  }
+}
+
+interface Messaging { bus: MessageBus; broker?: Broker; close(): Promise<void> }
+
+/** The embedded broker with the ingest subscribed before the port opens, or a client of the external broker. */
+async function startMessaging(config: CloudConfig, registry: Registry, ctx: CloudContext, attach: (bus: MessageBus) => Promise<Ingest>): Promise<Messaging> {
+  const ext = config.externalBroker;
+  if (ext) {
+    const bus = await MqttBus.connect({
+      url: ext.url, clientId: `${ext.clientId}-${process.pid}-${randomBytes(3).toString('hex')}`, username: ext.username, password: ext.password,
+      ca: ext.caFile ? readFileSync(ext.caFile) : undefined, shareGroup: ext.shareGroup,
+    });
+    await attach(bus);
+    return { bus, close: () => bus.close() };
+  }
+  let ingest: Ingest | undefined;
+  let bus: MessageBus | undefined;
+  const broker = await startBroker({ mqtt: config.mqtt, registry }, {
+    logger: ctx.logger, now: ctx.now,
+    onPresence: (e) => ingest?.onPresence(e),
+    beforeListen: async (aedes) => {
+      bus = new AedesBus(aedes);
+      ingest = await attach(bus);
+    },
+  });
+  return { bus: bus!, broker, close: () => broker.close() };
+}
+
+/** Store, registry, broker (or external bus), ingest and HTTP API wired together and listening. close() stops them in order. */
+export async function startCloudBridge(config: CloudConfig, ctx: CloudContext): Promise<CloudBridge> {
+  const log = ctx.logger.child({ component: 'cloud' });
+  const now = ctx.now ?? Date.now;
+  const store = await openStore(config, ctx);
+  const registry = new Registry(store, ctx);
+  let messaging: Messaging | undefined;
+  let ingest: Ingest | undefined;
+  try {
+    if (!config.externalBroker) await store.registerGateways(config.gateways);
+    if (config.gateways.length > 0) await store.applyRegistry({ op: 'seedGateways', gateways: config.gateways, atMs: now() });
+    await registry.start(config.registry.pollMs);
+    messaging = await startMessaging(config, registry, ctx, async (bus) => {
+      ingest = new Ingest(store, bus, { ingest: config.ingest, registry }, ctx);
+      await ingest.start();
+      return ingest;
+    });
+    const i = ingest!;
+    const metrics: CloudMetrics = { broker: messaging.broker?.metrics, ingest: i.metrics };
+    const api = buildApi(store, { http: config.http }, { logger: ctx.logger, metrics: () => metrics, registry });
+    await api.listen({ host: config.http.host, port: config.http.port });
+    const httpPort = (api.server.address() as AddressInfo).port;
+    const m = messaging;
+    log.info({ mqttPort: m.broker?.port, mqttTlsPort: m.broker?.tlsPort, external: config.externalBroker?.url, httpPort }, 'cloud bridge started');
+    return {
+      mqttPort: m.broker?.port ?? 0, mqttTlsPort: m.broker?.tlsPort ?? 0, httpPort, metrics, store, registry, ingest: i, bus: m.bus,
+      async close() {
+        // Finish (commit and acknowledge) what was received, then disconnect the clients.
+        await i.drain();
+        await m.close();
+        await i.drain(); // presence updates of the clients just disconnected
+        await registry.stop();
+        await api.close();
+        await store.close();
+        log.info('cloud bridge stopped');
+      },
+    };
+  } catch (err) {
+    await ingest?.drain().catch(() => undefined);
+    await messaging?.close().catch(() => undefined);
+    await registry.stop().catch(() => undefined);
+    await store.close().catch(() => undefined);
+    throw err;
+  }
+}
+
+/** JINYUN_FAULT_KILL=point:n (tests only): SIGKILL this process the n-th time the ingest reaches point. */
+function faultFromEnv(): ((p: FaultPoint) => void) | undefined {
+  const spec = process.env.JINYUN_FAULT_KILL;
+  if (!spec) return undefined;
+  const [point, nth] = spec.split(':');
+  let left = Number(nth ?? '1');
+  return (p) => {
+    if (p === point && --left === 0) {
+      process.stdout.write(`${JSON.stringify({ event: 'fault', point })}\n`);
+      process.kill(process.pid, 'SIGKILL');
+    }
+  };
+}
+
+const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+function portFromEnv(name: string): number | undefined {
+  const v = process.env[name];
+  if (v === undefined || v === '') return undefined;
+  if (!/^\d{1,5}$/.test(v) || Number(v) > 65535) throw new ConfigError(`environment ${name}`, [{ path: [], message: `${name} must be a port number 0-65535, got "${v.slice(0, 20)}"` }]);
+  return Number(v);
+}
+
+/** `jinyun cloud --config FILE`: runs the cloud bridge until SIGINT/SIGTERM. Exit 2 on a bad config. */
+export async function runCloud(argv: string[]): Promise<void> {
+  const { values } = parseArgs({ args: argv, options: { config: { type: 'string', short: 'c' } }, strict: true });
+  if (!values.config) {
+    process.stderr.write('usage: jinyun cloud --config FILE\n');
+    process.exitCode = 64;
+    return;
+  }
+  let config: CloudConfig;
+  try {
+    config = loadCloudConfig(values.config);
+    const mqttPort = portFromEnv('MQTT_PORT');
+    const httpPort = portFromEnv('HTTP_PORT');
+    if (mqttPort !== undefined) config.mqtt.port = mqttPort;
+    if (httpPort !== undefined) config.http.port = httpPort;
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const envLevel = process.env.JINYUN_LOG_LEVEL;
+  const level = (envLevel && LEVELS.includes(envLevel) ? envLevel : config.log.level) as LevelWithSilent;
+  const logger = createLogger({ level, fd: 2 });
+  const bridge = await startCloudBridge(config, { logger, fault: faultFromEnv() });
+  const host = ['0.0.0.0', '::', '127.0.0.1'].includes(config.http.host) ? '127.0.0.1' : config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host;
+  process.stdout.write(`${JSON.stringify({ event: 'listening', mqttPort: bridge.mqttPort, ...(bridge.mqttTlsPort ? { mqttTlsPort: bridge.mqttTlsPort } : {}), httpPort: bridge.httpPort, api: `http://${host}:${bridge.httpPort}/api/v1` })}\n`);
+  const sig = await untilSignal();
+  logger.info({ signal: sig }, 'stopping');
+  await bridge.close().catch((err: unknown) => {
+    logger.error({ err: errorMessage(err) }, 'shutdown failed');
+    process.exitCode = 1;
+  });
+  logger.flush();
+}
+
+function untilSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const on = (sig: NodeJS.Signals): void => {
+      process.off('SIGINT', on);
+      process.off('SIGTERM', on);
+      resolve(sig);
+    };
+    process.on('SIGINT', on);
+    process.on('SIGTERM', on);
+  });
+}

@@ -1,0 +1,124 @@
+import { TLSSocket } from 'node:tls';
+import type { AedesOptions, AuthenticateError, Client } from 'aedes';
+import type { Logger } from '../core/logger.js';
+import { errorMessage } from '../core/errors.js';
+import { checkConnectIdentity, checkForward, checkPublish, checkSubscribe, type Identity } from './acl.js';
+import { decoyHash, verifyPassword } from './credentials.js';
+import type { Registry } from './registry.js';
+import type { LoginThrottle } from './login-throttle.js';
+
+// aedes' AuthErrorCode is a const enum in a .d.ts; the MQTT 3.1.1 CONNACK codes are spelled out here.
+const CONNACK_SERVER_UNAVAILABLE = 3;
+const CONNACK_NOT_AUTHORIZED = 5;
+
+export interface HookDeps {
+  registry: Registry;
+  /** Identity bound to each authenticated client; the ACL reads only this, never the topic or payload. */
+  identities: WeakMap<Client, Identity>;
+  maxConcurrentAuth: number;
+  throttle: LoginThrottle;
+  maxConnectionsPerTenant: number;
+  /** Authenticated clients of a tenant connected now. */
+  tenantConnections(tenant: string): number;
+  /** Counts (and rate-limit logs) a refusal. */
+  refuse(reason: string, fields: Record<string, unknown>): void;
+  log: Logger;
+}
+
+export function remoteOf(client: Client): string | undefined {
+  return (client.conn as { remoteAddress?: string } | undefined)?.remoteAddress;
+}
+
+/** The CN of a client certificate the TLS listener verified against its CA, or null. */
+export function certIdentityOf(client: Client): string | null {
+  const socket = (client.conn as { socket?: unknown } | undefined)?.socket;
+  if (!(socket instanceof TLSSocket) || !socket.authorized) return null;
+  const cn = socket.getPeerCertificate().subject?.CN;
+  return typeof cn === 'string' && cn.length > 0 ? cn : null;
+}
+
+type Hooks = Required<Pick<AedesOptions, 'authenticate' | 'authorizePublish' | 'authorizeSubscribe' | 'authorizeForward'>>;
+
+/**
+ * aedes authentication and authorization. Identity: client id = gateway id, and username = client
+ * id for a password login, or the verified client certificate's CN = client id (mutual TLS). The
+ * password is checked against the registry's scrypt hash (constant-time; an unknown gateway costs
+ * the same time); failed logins are throttled per gateway id and per IP; a tenant over its
+ * connection limit is refused. Then per-gateway topic ACLs from the bound identity.
+ */
+export function brokerHooks(d: HookDeps): Hooks {
+  let pendingAuth = 0;
+  const topic = (t: string): string => t.slice(0, 200);
+  return {
+    authenticate(client, username, password, done) {
+      const remote = remoteOf(client) ?? '?';
+      const fail = (reason: string, code: number): void => {
+        d.refuse(reason, { gateway: client.id, remote });
+        done(Object.assign(new Error(reason), { returnCode: code }) as unknown as AuthenticateError, false);
+      };
+      const accept = (tenant: string): void => {
+        if (d.tenantConnections(tenant) >= d.maxConnectionsPerTenant) return fail('conn_limit_tenant', CONNACK_SERVER_UNAVAILABLE);
+        d.identities.set(client, { gateway: client.id, tenant });
+        done(null, true);
+      };
+      const certId = certIdentityOf(client);
+      if (certId !== null) {
+        // Mutual TLS: the certificate names the gateway; the client id must match it.
+        const denial = checkConnectIdentity(client.id, username ?? client.id);
+        if (denial || certId !== client.id || (username !== undefined && username !== certId)) return fail('auth_cert_mismatch', CONNACK_NOT_AUTHORIZED);
+        const gw = d.registry.gateway(certId);
+        if (!gw) return fail(d.registry.isRevoked(certId) ? 'auth_revoked' : 'auth_unknown_gateway', CONNACK_NOT_AUTHORIZED);
+        return accept(gw.tenant);
+      }
+      const denial = checkConnectIdentity(client.id, username);
+      if (denial) return fail(`auth_${denial}`, CONNACK_NOT_AUTHORIZED);
+      const ipKey = `ip\u0000${remote}`;
+      const idKey = `id\u0000${client.id}`;
+      if (d.throttle.locked(idKey) || d.throttle.locked(ipKey)) return fail('auth_throttled', CONNACK_NOT_AUTHORIZED);
+      if (pendingAuth >= d.maxConcurrentAuth) return fail('auth_busy', CONNACK_SERVER_UNAVAILABLE);
+      pendingAuth++;
+      const gw = d.registry.gateway(client.id);
+      const plain = password ? password.toString('utf8') : '';
+      void (async () => verifyPassword(plain, gw?.passwordHash ?? (await decoyHash())))()
+        .then((ok) => {
+          if (!gw || !ok) {
+            d.throttle.fail(idKey);
+            d.throttle.fail(ipKey);
+            const reason = gw ? 'auth_bad_password' : d.registry.isRevoked(client.id) ? 'auth_revoked' : 'auth_unknown_gateway';
+            return fail(reason, CONNACK_NOT_AUTHORIZED);
+          }
+          d.throttle.succeed(idKey);
+          accept(gw.tenant);
+        })
+        .catch((err: unknown) => {
+          d.log.error({ err: errorMessage(err), gateway: client.id }, 'password check failed');
+          fail('auth_error', CONNACK_SERVER_UNAVAILABLE);
+        })
+        .finally(() => pendingAuth--);
+    },
+
+    authorizePublish(client, packet, done) {
+      if (!client) return done(null); // the broker's own messages (acks from the ingest)
+      const who = d.identities.get(client);
+      const denial = who ? checkPublish(who, packet.topic, packet.retain) : 'publish_unauthenticated';
+      if (!denial) return done(null);
+      d.refuse(denial, { gateway: who?.gateway ?? client.id, topic: topic(packet.topic) });
+      // aedes closes the connection on an error (MQTT 3.1.1 has no negative PUBACK).
+      done(new Error(`publish to ${topic(packet.topic)} refused: ${denial}`));
+    },
+
+    authorizeSubscribe(client, sub, done) {
+      const who = d.identities.get(client);
+      if (who && checkSubscribe(who, sub.topic)) return done(null, sub);
+      d.refuse('subscribe_denied', { gateway: who?.gateway ?? client.id, topic: topic(sub.topic) });
+      done(null, null); // SUBACK 0x80 for this filter; the connection stays
+    },
+
+    authorizeForward(client, packet) {
+      const who = d.identities.get(client);
+      if (who && checkForward(who, packet.topic)) return packet;
+      d.refuse('forward_denied', { gateway: who?.gateway ?? client.id, topic: topic(packet.topic) });
+      return null;
+    },
+  };
+}

@@ -1,0 +1,207 @@
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { createServer as createTlsServer } from 'node:tls';
+import { Aedes, type Client } from 'aedes';
+import type { Logger } from '../core/logger.js';
+import { errorMessage } from '../core/errors.js';
+import type { CloudConfig } from './config.js';
+import type { Registry } from './registry.js';
+import { LoginThrottle } from './login-throttle.js';
+import type { Identity } from './acl.js';
+import { brokerHooks, remoteOf } from './broker-hooks.js';
+import { GuardedSocket, type GuardRefusal } from './packet-size-guard.js';
+import { LogLimiter, bump, counterMap, type CounterMap } from './metrics.js';
+
+export interface BrokerMetrics {
+  /** Open TCP connections (authenticated or not). */
+  connections: number;
+  connects: number;
+  disconnects: number;
+  clientErrors: number;
+  keepaliveTimeouts: number;
+  /** Every refusal by reason: auth_* (bad_password, unknown_gateway, revoked, throttled, ...), publish_*, subscribe_denied, forward_denied, packet_too_large, conn_limit_*, ... */
+  refusals: CounterMap;
+}
+
+export interface PresenceEvent {
+  gateway: string;
+  tenant: string;
+  online: boolean;
+  atMs: number;
+}
+
+export interface BrokerOptions {
+  mqtt: CloudConfig['mqtt'];
+  registry: Registry;
+}
+
+export interface BrokerContext {
+  logger: Logger;
+  now?: () => number;
+  /** Called when a gateway's connection is registered (online) or gone (offline). */
+  onPresence?: (e: PresenceEvent) => void;
+  /** Runs after aedes is set up and before the port opens, e.g. to subscribe the ingest so no early message is missed. */
+  beforeListen?: (aedes: Aedes) => Promise<void>;
+}
+
+export interface Broker {
+  readonly aedes: Aedes;
+  /** Plain MQTT port (0 when the plain listener is off). */
+  readonly port: number;
+  /** TLS port (0 when there is no TLS listener). */
+  readonly tlsPort: number;
+  readonly metrics: BrokerMetrics;
+  /** Gateways with a live authenticated connection. */
+  online(): string[];
+  close(): Promise<void>;
+}
+
+/**
+ * The embedded MQTT broker: aedes behind a packet-size guard on a plain TCP and/or a TLS listener
+ * (optionally mutual TLS), with per-IP and per-tenant connection limits, registry authentication
+ * (scrypt or client certificate) with failed-login throttling, topic ACLs bound to the credential,
+ * and immediate disconnection of revoked gateways.
+ */
+export async function startBroker(opts: BrokerOptions, ctx: BrokerContext): Promise<Broker> {
+  const m = opts.mqtt;
+  const log = ctx.logger.child({ component: 'broker' });
+  const now = ctx.now ?? Date.now;
+  const identities = new WeakMap<Client, Identity>();
+  const limiter = new LogLimiter(60_000, now);
+  const metrics: BrokerMetrics = { connections: 0, connects: 0, disconnects: 0, clientErrors: 0, keepaliveTimeouts: 0, refusals: counterMap() };
+  const refuse = (reason: string, fields: Record<string, unknown>): void => {
+    bump(metrics.refusals, reason);
+    const source = String(fields.gateway ?? fields.remote ?? '?');
+    if (limiter.allow(`${reason}\u0000${source}`)) log.warn({ reason, ...fields, total: metrics.refusals[reason] }, 'refused');
+  };
+
+  const throttle = new LoginThrottle({ limit: m.failedLoginLimit, windowMs: m.failedLoginWindowMs, lockoutMs: m.loginLockoutMs, now });
+  const clients = (): Client[] => Object.values((aedes as unknown as { clients: Record<string, Client> }).clients);
+  const aedes = await Aedes.createBroker({
+    connectTimeout: m.connectTimeoutMs,
+    keepaliveLimit: m.keepaliveLimitS,
+    maxClientsIdLength: m.maxClientIdLength,
+    drainTimeout: m.drainTimeoutMs,
+    heartbeatInterval: m.heartbeatIntervalMs,
+    maxTopicLevels: 16,
+    ...brokerHooks({
+      registry: opts.registry, identities, maxConcurrentAuth: m.maxConcurrentAuth, throttle, refuse, log,
+      maxConnectionsPerTenant: m.maxConnectionsPerTenant,
+      tenantConnections: (tenant) => clients().filter((c) => identities.get(c)?.tenant === tenant).length,
+    }),
+  });
+  watchClients(aedes, identities, metrics, log, (who, online) => ctx.onPresence?.({ ...who, online, atMs: now() }));
+  // Revocation: the registry noticed; the live connection goes now, its session with it (CR 2.6).
+  opts.registry.onRevoked((gateway) => {
+    for (const c of clients()) {
+      if (identities.get(c)?.gateway !== gateway) continue;
+      bump(metrics.refusals, 'revoked_disconnect');
+      log.warn({ gateway, remote: remoteOf(c) }, 'revoked gateway disconnected');
+      c.close();
+    }
+  });
+
+  const sockets = new Set<Socket>();
+  const perIp = new Map<string, number>();
+  const onSocket = (socket: Socket): void => {
+    const ip = socket.remoteAddress ?? '?';
+    const n = (perIp.get(ip) ?? 0) + 1;
+    if (n > m.maxConnectionsPerIp) {
+      refuse('conn_limit_ip', { remote: ip });
+      socket.destroy();
+      return;
+    }
+    perIp.set(ip, n);
+    sockets.add(socket);
+    metrics.connections = sockets.size;
+    socket.once('close', () => {
+      sockets.delete(socket);
+      metrics.connections = sockets.size;
+      const left = (perIp.get(ip) ?? 1) - 1;
+      if (left <= 0) perIp.delete(ip);
+      else perIp.set(ip, left);
+    });
+    socket.setNoDelay(true);
+    const guarded = new GuardedSocket(socket, m.maxPacketBytes, (reason: GuardRefusal) => refuse(reason, { remote: ip }));
+    guarded.on('error', () => undefined);
+    aedes.handle(guarded);
+  };
+  const servers: Server[] = [];
+  if (m.plainListener) servers.push(createServer(onSocket));
+  const tlsServer = m.tls ? createTlsServer({
+    cert: readFileSync(m.tls.certFile), key: readFileSync(m.tls.keyFile), ca: m.tls.caFile ? readFileSync(m.tls.caFile) : undefined,
+    minVersion: 'TLSv1.2', requestCert: m.tls.clientCert !== 'none', rejectUnauthorized: m.tls.clientCert === 'required',
+    handshakeTimeout: m.connectTimeoutMs,
+  }, onSocket) : undefined;
+  tlsServer?.on('tlsClientError', (err, socket) => {
+    refuse('tls_handshake_failed', { remote: socket.remoteAddress, err: errorMessage(err).slice(0, 200) });
+  });
+  if (tlsServer) servers.push(tlsServer);
+  for (const s of servers) s.maxConnections = m.maxConnections;
+  let port = 0;
+  let tlsPort = 0;
+  try {
+    await ctx.beforeListen?.(aedes);
+    if (m.plainListener) port = await listen(servers[0]!, m.port, m.host);
+    if (tlsServer && m.tls) tlsPort = await listen(tlsServer, m.tls.port, m.host);
+  } catch (err) {
+    for (const s of servers) s.close();
+    await new Promise<void>((r) => aedes.close(() => r()));
+    throw err;
+  }
+  log.info({ host: m.host, port, tlsPort, clientCert: m.tls?.clientCert, maxPacketBytes: m.maxPacketBytes }, 'mqtt broker listening');
+
+  return {
+    aedes,
+    port,
+    tlsPort,
+    metrics,
+    online: () => clients().flatMap((c) => identities.get(c)?.gateway ?? []),
+    async close() {
+      const closed = Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+      await new Promise<void>((r) => aedes.close(() => r()));
+      for (const s of sockets) s.destroy(); // connections that never sent CONNECT
+      await closed;
+      log.info('mqtt broker closed');
+    },
+  };
+}
+
+function watchClients(aedes: Aedes, identities: WeakMap<Client, Identity>, metrics: BrokerMetrics, log: Logger, presence: (who: Identity, online: boolean) => void): void {
+  aedes.on('client', (client) => {
+    metrics.connects++;
+    const who = identities.get(client);
+    if (!who) return;
+    log.info({ gateway: who.gateway, tenant: who.tenant, remote: remoteOf(client) }, 'gateway connected');
+    presence(who, true);
+  });
+  aedes.on('clientDisconnect', (client) => {
+    metrics.disconnects++;
+    const who = identities.get(client);
+    if (!who) return;
+    log.info({ gateway: who.gateway }, 'gateway disconnected');
+    presence(who, false);
+  });
+  aedes.on('clientError', (client, err) => {
+    metrics.clientErrors++;
+    log.debug({ gateway: client.id, err: errorMessage(err) }, 'client error');
+  });
+  aedes.on('connectionError', (_client, err) => {
+    metrics.clientErrors++;
+    log.debug({ err: errorMessage(err) }, 'connection error before CONNECT');
+  });
+  aedes.on('keepaliveTimeout', (client) => {
+    metrics.keepaliveTimeouts++;
+    log.warn({ gateway: client.id }, 'keepalive timeout');
+  });
+}
+
+function listen(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}

@@ -1,0 +1,300 @@
+import type { Logger } from '../core/logger.js';
+import { DecodeError, errorMessage } from '../core/errors.js';
+import { TOPIC_ROOT, parseTopic, topicFor, type TopicKind } from '../core/topics.js';
+import { decodeBatch, decodeCatalog, decodeHealth, decodeStatus, encodeAck, pb, type AckData, type DecodedBatch } from '../proto/codec.js';
+import type { CloudConfig } from './config.js';
+import type { MessageBus } from './message-bus.js';
+import type { CloudStore } from './store/reading-store.js';
+import { peekBatchKey, type BatchKey } from './batch-key.js';
+import { LogLimiter, bump, counterMap, type CounterMap } from './metrics.js';
+import type { Registry } from './registry.js';
+import { GapTracker } from './gap-tracker.js';
+import { checkTimestamps, countNonMonotonic } from './batch-checks.js';
+
+/** Instrumented points of the C2 fault test: after delivery, after decode, inside the transaction before COMMIT, after COMMIT, after the Ack publish. */
+export type FaultPoint = 'received' | 'decoded' | 'before_commit' | 'committed' | 'acked';
+
+export interface IngestMetrics {
+  batchesReceived: number;
+  batchesOk: number;
+  batchesDuplicate: number;
+  /** Rejected batches by reason code (malformed, invalid_batch, hash_mismatch, replay_conflict, ...). */
+  rejected: CounterMap;
+  /** Batches answered RETRY by reason code (unknown_tag, store_error). */
+  retry: CounterMap;
+  readingsStored: number;
+  /** Readings of accepted batches that overlapping earlier batches had already stored. */
+  readingsSkipped: number;
+  quarantined: number;
+  /** Same batch key, other content: seq reuse or tampering. An alarm. */
+  replayConflicts: number;
+  storeErrors: number;
+  catalogs: number;
+  statuses: number;
+  healths: number;
+  /** Messages set aside without an answer, by reason (overload, unknown_gateway, bad_topic, closing, *_invalid, health_too_large). */
+  dropped: CounterMap;
+  acksPublished: number;
+  ackPublishErrors: number;
+  /** Seqs reused under another epoch (restored edge database): an alarm. */
+  epochRegressions: number;
+  /** Batches whose send time is more than clockSkewAlarmMs off the cloud clock. */
+  clockSkewAlarms: number;
+  /** Readings whose source time goes backwards within a tag (stored anyway). */
+  nonMonotonicTimestamps: number;
+  /** Producer seq gaps not filled within gapTimeoutMs. */
+  gapsReported: number;
+}
+
+export interface IngestOptions {
+  ingest: CloudConfig['ingest'];
+  registry: Registry;
+}
+
+export interface IngestContext {
+  logger: Logger;
+  now?: () => number;
+  /** Fault injection (tests only): called at each instrumented point. */
+  fault?: (point: FaultPoint) => void;
+}
+
+interface Gw { id: string; tenant: string }
+interface Chain { tail: Promise<void>; queued: number }
+
+const KINDS: readonly TopicKind[] = ['data', 'catalog', 'status', 'health'];
+
+/**
+ * Batches in, acknowledgements out: decode, dedupe and store in one durable transaction, and only
+ * then publish the Ack. Messages of one gateway are processed strictly in arrival order (one
+ * promise chain per gateway); nothing a gateway sends can crash the process.
+ */
+export class Ingest {
+  readonly metrics: IngestMetrics = {
+    batchesReceived: 0, batchesOk: 0, batchesDuplicate: 0, rejected: counterMap(), retry: counterMap(), readingsStored: 0, readingsSkipped: 0,
+    quarantined: 0, replayConflicts: 0, storeErrors: 0, catalogs: 0, statuses: 0, healths: 0, dropped: counterMap(), acksPublished: 0, ackPublishErrors: 0,
+    epochRegressions: 0, clockSkewAlarms: 0, nonMonotonicTimestamps: 0, gapsReported: 0,
+  };
+  readonly gaps: GapTracker;
+  private readonly chains = new Map<string, Chain>();
+  private readonly log: Logger;
+  private readonly fault: (point: FaultPoint) => void;
+  private gapTimer: NodeJS.Timeout | undefined;
+  private readonly now: () => number;
+  private readonly limiter: LogLimiter;
+  private closing = false;
+
+  constructor(private readonly store: CloudStore, private readonly bus: MessageBus, private readonly opts: IngestOptions, ctx: IngestContext) {
+    this.log = ctx.logger.child({ component: 'ingest' });
+    this.fault = ctx.fault ?? (() => undefined);
+    this.gaps = new GapTracker(opts.ingest.gapTimeoutMs);
+    this.now = ctx.now ?? Date.now;
+    this.limiter = new LogLimiter(60_000, this.now);
+  }
+
+  async start(): Promise<void> {
+    for (const kind of KINDS) await this.bus.subscribe(`${TOPIC_ROOT}/+/+/${kind}`, (topic, payload) => this.onMessage(topic, payload));
+    this.gapTimer = setInterval(() => this.reportGaps(), Math.min(5000, Math.max(50, this.opts.ingest.gapTimeoutMs / 2)));
+    this.gapTimer.unref();
+  }
+
+  /** Producer seq gaps open longer than the reorder timeout: a GAP event each (counted, logged as an error). */
+  reportGaps(): void {
+    for (const g of this.gaps.expired(this.now())) {
+      this.metrics.gapsReported++;
+      this.log.error({ gateway: g.gateway, producerId: g.producerId, seqFirst: g.seqFirst, seqLast: g.seqLast, openMs: this.now() - g.sinceMs, total: this.metrics.gapsReported }, 'GAP: producer seqs not received within the reorder timeout');
+    }
+  }
+
+  /** Connection-level presence from the broker, applied in order with the gateway's messages. */
+  onPresence(e: { gateway: string; online: boolean; atMs: number }): void {
+    this.enqueue(e.gateway, true, () => this.store.setPresence(e.gateway, { online: e.online, atMs: e.atMs }));
+  }
+
+  /** Stops taking messages and waits until every queued one is processed (and its Ack published). */
+  async drain(): Promise<void> {
+    this.closing = true;
+    clearInterval(this.gapTimer);
+    while (this.chains.size > 0) await Promise.all([...this.chains.values()].map((c) => c.tail));
+  }
+
+  private onMessage(topic: string, payload: Buffer): void {
+    try {
+      const t = parseTopic(topic);
+      if (!t) return this.drop('bad_topic', topic, {});
+      const gw = this.opts.registry.gateway(t.gateway);
+      // The broker ACL bound the topic to the credential; a mismatch here means a misconfigured bus
+      // or a gateway revoked since it published (bad-input row 29).
+      if (!gw || gw.tenant !== t.tenant) return this.drop(this.opts.registry.isRevoked(t.gateway) ? 'revoked_gateway' : 'unknown_gateway', t.gateway, { topic: topic.slice(0, 200) });
+      if (this.closing) return this.drop('closing', gw.id, {});
+      if (!this.enqueue(gw.id, false, () => this.handle(gw, t.kind, payload))) this.drop('overload', gw.id, { kind: t.kind });
+    } catch (err) {
+      this.log.error({ err: errorMessage(err) }, 'message dispatch failed');
+    }
+  }
+
+  private enqueue(gateway: string, force: boolean, work: () => Promise<unknown>): boolean {
+    let chain = this.chains.get(gateway);
+    if (!chain) {
+      chain = { tail: Promise.resolve(), queued: 0 };
+      this.chains.set(gateway, chain);
+    }
+    if (!force && chain.queued >= this.opts.ingest.maxQueuedPerGateway) return false;
+    const c = chain;
+    c.queued++;
+    c.tail = c.tail
+      .then(async () => { await work(); })
+      .catch((err: unknown) => this.log.error({ gateway, err: errorMessage(err) }, 'message handling failed'))
+      .finally(() => {
+        c.queued--;
+        if (c.queued === 0 && this.chains.get(gateway) === c) this.chains.delete(gateway);
+      });
+    return true;
+  }
+
+  private async handle(gw: Gw, kind: TopicKind, payload: Buffer): Promise<void> {
+    switch (kind) {
+      case 'data': return this.onData(gw, payload);
+      case 'catalog': return this.onCatalog(gw, payload);
+      case 'status': return this.onStatus(gw, payload);
+      case 'health': return this.onHealth(gw, payload);
+      default: return;
+    }
+  }
+
+  private async onData(gw: Gw, payload: Buffer): Promise<void> {
+    const m = this.metrics;
+    m.batchesReceived++;
+    const receivedMs = this.now();
+    this.fault('received');
+    let batch: DecodedBatch;
+    try {
+      batch = decodeBatch(payload);
+      const skew = checkTimestamps(batch, receivedMs, this.opts.ingest);
+      if (skew) throw new DecodeError('clock_skew', skew);
+    } catch (err) {
+      const reasonCode = err instanceof DecodeError ? err.reasonCode : 'malformed';
+      const key = peekBatchKey(payload);
+      bump(m.rejected, reasonCode);
+      this.warn(gw.id, reasonCode, { ...key, reason: errorMessage(err) }, 'batch rejected: cannot decode');
+      await this.quarantine(gw, 'data', receivedMs, reasonCode, errorMessage(err), key, payload);
+      return this.ack(gw, { ...key, result: 'rejected', reasonCode, reason: errorMessage(err) });
+    }
+    const key: BatchKey = { producerId: batch.producerId, epoch: batch.epoch, seqFirst: batch.seqFirst, count: batch.count };
+    this.observeTime(gw, batch, receivedMs);
+    this.fault('decoded');
+    let outcome;
+    try {
+      outcome = await this.store.writeBatch(gw.id, batch, { receivedMs, bytes: payload, beforeCommit: () => this.fault('before_commit') });
+    } catch (err) {
+      m.storeErrors++;
+      bump(m.retry, 'store_error');
+      if (this.limiter.allow(`${gw.id}\u0000store_error`)) this.log.error({ gateway: gw.id, ...key, err: errorMessage(err), total: m.storeErrors }, 'batch not stored: store error; asking the edge to retry');
+      return this.ack(gw, { ...key, result: 'retry', reasonCode: 'store_error', reason: 'the store could not commit the batch' });
+    }
+    this.fault('committed');
+    if (outcome.result === 'ok' || outcome.result === 'duplicate') this.gaps.observe(gw.id, batch.producerId, batch.seqFirst, batch.count, receivedMs);
+    switch (outcome.result) {
+      case 'ok':
+        m.batchesOk++;
+        m.readingsStored += outcome.stored;
+        m.readingsSkipped += outcome.skipped;
+        this.log.debug({ gateway: gw.id, ...key, stored: outcome.stored, skipped: outcome.skipped }, 'batch stored');
+        return this.ack(gw, { ...key, result: 'ok' });
+      case 'duplicate':
+        m.batchesDuplicate++;
+        m.readingsSkipped += outcome.skipped;
+        return this.ack(gw, { ...key, result: 'duplicate' });
+      case 'rejected':
+        bump(m.rejected, outcome.reasonCode);
+        m.quarantined++;
+        if (outcome.reasonCode === 'epoch_regression') m.epochRegressions++;
+        else m.replayConflicts++;
+        if (this.limiter.allow(`${gw.id}\u0000${outcome.reasonCode}`)) this.log.error({ gateway: gw.id, ...key, reasonCode: outcome.reasonCode, reason: outcome.reason }, 'ALARM: seq reuse (replay with other content or epoch regression); quarantined, not stored');
+        return this.ack(gw, { ...key, result: 'rejected', reasonCode: outcome.reasonCode, reason: outcome.reason });
+      case 'retry':
+        bump(m.retry, outcome.reasonCode);
+        this.warn(gw.id, outcome.reasonCode, { ...key, reason: outcome.reason }, 'batch not stored: asking the edge to retry');
+        return this.ack(gw, { ...key, result: 'retry', reasonCode: outcome.reasonCode, reason: outcome.reason });
+    }
+  }
+
+  /** Row 27 and the row 28 alarm: non-monotonic source times are counted; a send time far off the cloud clock is an alarm. */
+  private observeTime(gw: Gw, batch: DecodedBatch, receivedMs: number): void {
+    const back = countNonMonotonic(batch);
+    this.metrics.nonMonotonicTimestamps += back;
+    if (back > 0) this.warn(gw.id, 'non_monotonic_time', { producerId: batch.producerId, readings: back }, 'source time goes backwards within a batch (stored; seq is the order)');
+    if (batch.sentTimeMs > 0 && Math.abs(batch.sentTimeMs - receivedMs) > this.opts.ingest.clockSkewAlarmMs) {
+      this.metrics.clockSkewAlarms++;
+      this.warn(gw.id, 'clock_skew_alarm', { skewMs: batch.sentTimeMs - receivedMs }, 'edge clock is off the cloud clock');
+    }
+  }
+
+  private async onCatalog(gw: Gw, payload: Buffer): Promise<void> {
+    try {
+      const catalog = decodeCatalog(payload);
+      if (!catalog.producerId) throw new DecodeError('invalid_catalog', 'catalog without producer_id');
+      await this.store.upsertCatalog(gw.id, catalog);
+      this.metrics.catalogs++;
+      this.log.info({ gateway: gw.id, producerId: catalog.producerId, version: catalog.version, tags: catalog.tags.length, devices: catalog.devices.length }, 'catalog stored');
+    } catch (err) {
+      if (!(err instanceof DecodeError)) throw err;
+      this.drop('catalog_invalid', gw.id, { reason: err.message });
+      await this.quarantine(gw, 'catalog', this.now(), err.reasonCode, err.message, undefined, payload);
+    }
+  }
+
+  private async onStatus(gw: Gw, payload: Buffer): Promise<void> {
+    let s;
+    try {
+      s = decodeStatus(payload);
+    } catch (err) {
+      return this.drop('status_invalid', gw.id, { reason: errorMessage(err) });
+    }
+    this.metrics.statuses++;
+    await this.store.setPresence(gw.id, { online: s.online, atMs: this.now(), epoch: s.epoch, producerId: s.producerId || undefined });
+  }
+
+  private async onHealth(gw: Gw, payload: Buffer): Promise<void> {
+    if (payload.length > this.opts.ingest.maxHealthBytes) return this.drop('health_too_large', gw.id, { bytes: payload.length });
+    let json: string;
+    try {
+      json = JSON.stringify(pb.Health.toObject(decodeHealth(payload), { longs: Number, enums: String, defaults: true }));
+    } catch (err) {
+      return this.drop('health_invalid', gw.id, { reason: errorMessage(err) });
+    }
+    this.metrics.healths++;
+    await this.store.setHealth(gw.id, json, this.now());
+  }
+
+  private async quarantine(gw: Gw, kind: string, receivedMs: number, reasonCode: string, reason: string, key: BatchKey | undefined, bytes: Buffer): Promise<void> {
+    try {
+      await this.store.quarantine({ gateway: gw.id, kind, receivedMs, reasonCode, reason, key, bytes });
+      this.metrics.quarantined++;
+    } catch (err) {
+      this.metrics.storeErrors++;
+      this.log.error({ gateway: gw.id, reasonCode, err: errorMessage(err) }, 'cannot quarantine rejected bytes');
+    }
+  }
+
+  private ack(gw: Gw, a: AckData): void {
+    this.bus.publish(topicFor(gw.tenant, gw.id, 'ack'), encodeAck(a), { qos: 1, retain: false }).then(
+      () => {
+        this.metrics.acksPublished++;
+        this.fault('acked');
+      },
+      (err: unknown) => {
+        this.metrics.ackPublishErrors++;
+        this.log.warn({ gateway: gw.id, err: errorMessage(err) }, 'ack publish failed (the edge will resend)');
+      },
+    );
+  }
+
+  private drop(reason: string, source: string, fields: Record<string, unknown>): void {
+    bump(this.metrics.dropped, reason);
+    this.warn(source, reason, fields, 'message dropped');
+  }
+
+  private warn(source: string, reason: string, fields: Record<string, unknown>, msg: string): void {
+    if (this.limiter.allow(`${source}\u0000${reason}`)) this.log.warn({ gateway: source, reasonCode: reason, ...fields }, msg);
+  }
+}

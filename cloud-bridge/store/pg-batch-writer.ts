@@ -1,0 +1,126 @@
+import type { Pool, PoolClient } from 'pg';
+import type { SequencedReading } from '../../core/reading.js';
+import { LIMITS, type DecodedBatch } from '../../proto/codec.js';
+import type { QuarantineEntry, WriteContext, WriteOutcome } from './reading-store.js';
+import { monthPartition } from './pg-schema.js';
+import { toColumns } from './value-columns.js';
+
+const hex = (h: number): string => `0x${(h >>> 0).toString(16).padStart(8, '0')}`;
+
+export async function pgInsertQuarantine(c: PoolClient | Pool, e: QuarantineEntry, keep: number): Promise<void> {
+  await c.query(
+    'INSERT INTO quarantine (gateway, kind, received_ms, reason_code, reason, producer_id, epoch, seq_first, count, bytes) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)',
+    [e.gateway, e.kind, e.receivedMs, e.reasonCode, e.reason.slice(0, 1000), e.key?.producerId ?? null, e.key?.epoch ?? null, e.key?.seqFirst ?? null, e.key?.count ?? null, Buffer.from(e.bytes)]);
+  await c.query('DELETE FROM quarantine WHERE gateway = $1 AND id < (SELECT id FROM quarantine WHERE gateway = $1 ORDER BY id DESC LIMIT 1 OFFSET $2)', [e.gateway, keep - 1]);
+}
+
+/** Month partitions of readings known to exist; created on demand (idempotent, serialized by an advisory lock). */
+export class PartitionCache {
+  private readonly known = new Set<string>();
+
+  async ensure(pool: Pool, schema: string, readings: readonly SequencedReading[]): Promise<void> {
+    const need = new Map<string, ReturnType<typeof monthPartition>>();
+    for (const r of readings) {
+      const p = monthPartition(r.ts);
+      if (!this.known.has(p.name)) need.set(p.name, p);
+    }
+    for (const p of need.values()) {
+      const c = await pool.connect();
+      try {
+        await c.query('BEGIN');
+        await c.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`jinyun-partition:${schema}`]);
+        await c.query(`CREATE TABLE IF NOT EXISTS ${schema}.${p.name} PARTITION OF ${schema}.readings FOR VALUES FROM (${p.fromMs}) TO (${p.toMs})`);
+        await c.query('COMMIT');
+      } catch (err) {
+        await c.query('ROLLBACK').catch(() => undefined);
+        throw err;
+      } finally {
+        c.release();
+      }
+      this.known.add(p.name);
+    }
+  }
+}
+
+/**
+ * The whole ingest decision for one batch in ONE transaction (synchronous_commit=on: COMMIT is
+ * durable when it returns), as in the SQLite writer. The batch record is inserted before the
+ * readings, so two workers holding the same key serialize on its primary key (the loser gets a
+ * unique violation, answers retry, and the resend is a duplicate). Readings and latest values go
+ * in as one multi-row INSERT ... SELECT FROM unnest(arrays) each: one round trip per batch.
+ */
+export async function pgWriteBatchTx(c: PoolClient, tagMap: (c: PoolClient) => Promise<Map<number, number>>, gateway: string, batch: DecodedBatch, ctx: WriteContext, keepQuarantine: number): Promise<WriteOutcome> {
+  const last = batch.seqFirst + batch.count - 1;
+  const same = (await c.query<{ body_hash: number; count: number }>('SELECT body_hash, count FROM batches WHERE gateway = $1 AND producer_id = $2 AND epoch = $3 AND seq_first = $4',
+    [gateway, batch.producerId, batch.epoch, batch.seqFirst])).rows[0];
+  if (same) {
+    if (same.body_hash === batch.bodyHash && same.count === batch.count) return { result: 'duplicate', stored: 0, skipped: batch.count };
+    const reason = `batch ${batch.producerId}/${batch.epoch}/${batch.seqFirst} was stored with body hash ${hex(same.body_hash)} (${same.count} readings); the replay has ${hex(batch.bodyHash)} (${batch.count})`;
+    await pgInsertQuarantine(c, { gateway, kind: 'data', receivedMs: ctx.receivedMs, reasonCode: 'replay_conflict', reason, key: batch, bytes: ctx.bytes }, keepQuarantine);
+    return { result: 'rejected', reasonCode: 'replay_conflict', reason };
+  }
+  const lo = Math.max(0, batch.seqFirst - LIMITS.maxReadings + 1);
+  const ranges = (await c.query<{ epoch: number; seq_first: number; seq_last: number }>(
+    'SELECT epoch, seq_first, seq_last FROM batches WHERE gateway = $1 AND producer_id = $2 AND seq_first BETWEEN $3 AND $4 AND seq_last >= $5',
+    [gateway, batch.producerId, lo, last, batch.seqFirst])).rows;
+  const reused = ranges.find((r) => r.epoch > batch.epoch); // see seqReusedByOtherEpoch in the SQLite writer
+  if (reused) {
+    const reason = `seqs ${batch.seqFirst}..${last} of producer ${batch.producerId} were stored under epoch ${reused.epoch}; this batch says epoch ${batch.epoch} (restored or copied edge database?)`;
+    await pgInsertQuarantine(c, { gateway, kind: 'data', receivedMs: ctx.receivedMs, reasonCode: 'epoch_regression', reason, key: batch, bytes: ctx.bytes }, keepQuarantine);
+    return { result: 'rejected', reasonCode: 'epoch_regression', reason };
+  }
+  const series = await tagMap(c);
+  const unknown = [...new Set(batch.readings.filter((r) => !series.has(r.tagId)).map((r) => r.tagId))];
+  if (unknown.length > 0) {
+    return { result: 'retry', reasonCode: 'unknown_tag', reason: `tag ids ${unknown.slice(0, 10).join(', ')}${unknown.length > 10 ? ', ...' : ''} are not in the catalog of producer ${batch.producerId}`, tagIds: unknown };
+  }
+  const covered = ranges.filter((x) => x.epoch === batch.epoch);
+  const fresh = covered.length === 0 ? batch.readings : batch.readings.filter((r) => !covered.some((x) => r.seq >= x.seq_first && r.seq <= x.seq_last));
+  await c.query('INSERT INTO batches (gateway, producer_id, epoch, seq_first, seq_last, count, body_hash, stored, historical, received_ms) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)',
+    [gateway, batch.producerId, batch.epoch, batch.seqFirst, last, batch.count, batch.bodyHash, fresh.length, batch.historical, ctx.receivedMs]);
+  if (fresh.length > 0) {
+    await insertReadings(c, series, batch, fresh);
+    await upsertLatest(c, series, fresh);
+  }
+  await c.query('UPDATE gateways SET last_seen_ms = GREATEST(COALESCE(last_seen_ms, 0), $1), readings_stored = readings_stored + $2 WHERE id = $3', [ctx.receivedMs, fresh.length, gateway]);
+  ctx.beforeCommit?.();
+  const skipped = batch.count - fresh.length;
+  return fresh.length > 0 ? { result: 'ok', stored: fresh.length, skipped } : { result: 'duplicate', stored: 0, skipped };
+}
+
+function columns(series: Map<number, number>, rows: readonly SequencedReading[]) {
+  const n = rows.length;
+  const sid = new Array<number>(n); const ts = new Array<number>(n); const kind = new Array<number>(n);
+  const value = new Array<number | null>(n); const text = new Array<string | null>(n); const quality = new Array<number>(n); const seq = new Array<number>(n);
+  rows.forEach((r, i) => {
+    const [k, v, t] = toColumns(r.value);
+    sid[i] = series.get(r.tagId)!; ts[i] = r.ts; kind[i] = k; value[i] = v; text[i] = t; quality[i] = r.quality >>> 0; seq[i] = r.seq;
+  });
+  return { sid, ts, kind, value, text, quality, seq };
+}
+
+async function insertReadings(c: PoolClient, series: Map<number, number>, batch: DecodedBatch, rows: readonly SequencedReading[]): Promise<void> {
+  const k = columns(series, rows);
+  await c.query(
+    `INSERT INTO readings (series_id, ts, kind, value, value_text, quality, epoch, seq, historical)
+     SELECT s, t, k, v, x, q, $7, n, $9 FROM unnest($1::bigint[], $2::bigint[], $3::smallint[], $4::float8[], $5::text[], $6::bigint[], $8::bigint[]) AS u(s, t, k, v, x, q, n)`,
+    [k.sid, k.ts, k.kind, k.value, k.text, k.quality, batch.epoch, k.seq, batch.historical]);
+}
+
+async function upsertLatest(c: PoolClient, series: Map<number, number>, rows: readonly SequencedReading[]): Promise<void> {
+  const newest = new Map<number, SequencedReading>();
+  for (const r of rows) {
+    const id = series.get(r.tagId)!;
+    const cur = newest.get(id);
+    if (!cur || r.ts > cur.ts || (r.ts === cur.ts && r.seq > cur.seq)) newest.set(id, r);
+  }
+  const ids = [...newest.keys()].sort((a, b) => a - b); // fixed lock order across workers
+  const picked = ids.map((id) => newest.get(id)!);
+  const k = columns(series, picked);
+  await c.query(
+    `INSERT INTO latest (series_id, ts, kind, value, value_text, quality)
+     SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::smallint[], $4::float8[], $5::text[], $6::bigint[])
+     ON CONFLICT (series_id) DO UPDATE SET ts = excluded.ts, kind = excluded.kind, value = excluded.value, value_text = excluded.value_text, quality = excluded.quality
+     WHERE excluded.ts >= latest.ts`,
+    [k.sid, k.ts, k.kind, k.value, k.text, k.quality]);
+}

@@ -1,0 +1,139 @@
+import { placeholders, type Sqlite, type SqlParam } from '../../core/sqlite.js';
+import type { SequencedReading } from '../../core/reading.js';
+import { LIMITS, type DecodedBatch } from '../../proto/codec.js';
+import type { QuarantineEntry, WriteContext, WriteOutcome } from './reading-store.js';
+import { toColumns } from './value-columns.js';
+
+/** (gateway, producer) -> (tag id -> series id), loaded lazily, dropped when the gateway's catalog changes. */
+export class TagMapCache {
+  private readonly maps = new Map<string, Map<number, number>>();
+
+  async get(db: Sqlite, gateway: string, producerId: string): Promise<Map<number, number>> {
+    const k = `${gateway}\u0000${producerId}`;
+    let m = this.maps.get(k);
+    if (!m) {
+      const rows = await db.all<{ tag_id: number; series_id: number }>('SELECT tag_id, series_id FROM tag_map WHERE gateway = ? AND producer_id = ?', [gateway, producerId]);
+      m = new Map(rows.map((r) => [r.tag_id, r.series_id]));
+      if (this.maps.size >= 10_000) this.maps.clear();
+      this.maps.set(k, m);
+    }
+    return m;
+  }
+
+  invalidate(gateway: string): void {
+    for (const k of this.maps.keys()) if (k.startsWith(`${gateway}\u0000`)) this.maps.delete(k);
+  }
+}
+
+/** Sets bytes aside with their reason; keeps only the newest `keep` entries of the gateway so a poison flood cannot fill the disk. */
+export async function insertQuarantine(db: Sqlite, e: QuarantineEntry, keep: number): Promise<void> {
+  await db.run(
+    'INSERT INTO quarantine (gateway, kind, received_ms, reason_code, reason, producer_id, epoch, seq_first, count, bytes) VALUES (?,?,?,?,?,?,?,?,?,?)',
+    [e.gateway, e.kind, e.receivedMs, e.reasonCode, e.reason.slice(0, 1000), e.key?.producerId ?? null, e.key?.epoch ?? null, e.key?.seqFirst ?? null, e.key?.count ?? null, e.bytes],
+  );
+  await db.run('DELETE FROM quarantine WHERE gateway = ? AND id < (SELECT id FROM quarantine WHERE gateway = ? ORDER BY id DESC LIMIT 1 OFFSET ?)', [e.gateway, e.gateway, keep - 1]);
+}
+
+export interface WriterLimits {
+  /** Readings per multi-row INSERT. */
+  chunkRows: number;
+  maxQuarantinePerGateway: number;
+}
+
+const hex = (h: number): string => `0x${(h >>> 0).toString(16).padStart(8, '0')}`;
+
+/**
+ * The whole ingest decision for one batch inside ONE transaction (BEGIN IMMEDIATE ... COMMIT, with
+ * synchronous=FULL the COMMIT is durable when it returns): exact-key dedupe, replay-conflict check,
+ * catalog check, overlap filtering, multi-row inserts, latest values and the batch range record.
+ */
+export function writeBatchTx(db: Sqlite, tags: TagMapCache, gateway: string, batch: DecodedBatch, ctx: WriteContext, limits: WriterLimits): Promise<WriteOutcome> {
+  const { chunkRows } = limits;
+  return db.transaction(async () => {
+    const key = [gateway, batch.producerId, batch.epoch, batch.seqFirst];
+    const same = await db.get<{ body_hash: number; count: number }>('SELECT body_hash, count FROM batches WHERE gateway = ? AND producer_id = ? AND epoch = ? AND seq_first = ?', key);
+    if (same) {
+      if (same.body_hash === batch.bodyHash && same.count === batch.count) return { result: 'duplicate', stored: 0, skipped: batch.count };
+      const reason = `batch ${batch.producerId}/${batch.epoch}/${batch.seqFirst} was stored with body hash ${hex(same.body_hash)} (${same.count} readings); the replay has ${hex(batch.bodyHash)} (${batch.count})`;
+      await insertQuarantine(db, { gateway, kind: 'data', receivedMs: ctx.receivedMs, reasonCode: 'replay_conflict', reason, key: batch, bytes: ctx.bytes }, limits.maxQuarantinePerGateway);
+      return { result: 'rejected', reasonCode: 'replay_conflict', reason };
+    }
+    const series = await tags.get(db, gateway, batch.producerId);
+    const unknown = [...new Set(batch.readings.filter((r) => !series.has(r.tagId)).map((r) => r.tagId))];
+    if (unknown.length > 0) {
+      return { result: 'retry', reasonCode: 'unknown_tag', reason: `tag ids ${unknown.slice(0, 10).join(', ')}${unknown.length > 10 ? ', ...' : ''} are not in the catalog of producer ${batch.producerId}`, tagIds: unknown };
+    }
+    const reused = await seqReusedByOtherEpoch(db, gateway, batch);
+    if (reused !== null) {
+      const reason = `seqs ${batch.seqFirst}..${batch.seqFirst + batch.count - 1} of producer ${batch.producerId} were stored under epoch ${reused}; this batch says epoch ${batch.epoch} (restored or copied edge database?)`;
+      await insertQuarantine(db, { gateway, kind: 'data', receivedMs: ctx.receivedMs, reasonCode: 'epoch_regression', reason, key: batch, bytes: ctx.bytes }, limits.maxQuarantinePerGateway);
+      return { result: 'rejected', reasonCode: 'epoch_regression', reason };
+    }
+    const fresh = await uncovered(db, gateway, batch);
+    for (let i = 0; i < fresh.length; i += chunkRows) await insertReadings(db, series, batch, fresh.slice(i, i + chunkRows));
+    await upsertLatest(db, series, fresh, chunkRows);
+    await db.run(
+      'INSERT INTO batches (gateway, producer_id, epoch, seq_first, seq_last, count, body_hash, stored, historical, received_ms) VALUES (?,?,?,?,?,?,?,?,?,?)',
+      [...key, batch.seqFirst + batch.count - 1, batch.count, batch.bodyHash, fresh.length, batch.historical ? 1 : 0, ctx.receivedMs],
+    );
+    await db.run('UPDATE gateways SET last_seen_ms = MAX(COALESCE(last_seen_ms, 0), ?), readings_stored = readings_stored + ? WHERE id = ?', [ctx.receivedMs, fresh.length, gateway]);
+    ctx.beforeCommit?.();
+    const skipped = batch.count - fresh.length;
+    return fresh.length > 0 ? { result: 'ok', stored: fresh.length, skipped } : { result: 'duplicate', stored: 0, skipped };
+  });
+}
+
+/**
+ * Epoch regression (bad-input row 29): seqs of this batch already stored under a HIGHER epoch of
+ * the same producer mean the producer went back in time (a restored or copied spool). Returns that
+ * epoch, or null. (A newer epoch reusing seqs of an older one is allowed: the wire contract makes
+ * seqs unique within an epoch only.)
+ */
+async function seqReusedByOtherEpoch(db: Sqlite, gateway: string, batch: DecodedBatch): Promise<number | null> {
+  const last = batch.seqFirst + batch.count - 1;
+  const row = await db.get<{ epoch: number }>(
+    'SELECT epoch FROM batches WHERE gateway = ? AND producer_id = ? AND seq_first BETWEEN ? AND ? AND seq_last >= ? AND epoch > ? LIMIT 1',
+    [gateway, batch.producerId, Math.max(0, batch.seqFirst - LIMITS.maxReadings + 1), last, batch.seqFirst, batch.epoch]);
+  return row?.epoch ?? null;
+}
+
+/** The readings whose seq no stored batch of this producer and epoch covers yet. */
+async function uncovered(db: Sqlite, gateway: string, batch: DecodedBatch): Promise<SequencedReading[]> {
+  const last = batch.seqFirst + batch.count - 1;
+  // A stored range overlapping [first, last] starts within [first - maxReadings + 1, last]: bounded index scan.
+  const ranges = await db.all<{ seq_first: number; seq_last: number }>(
+    'SELECT seq_first, seq_last FROM batches WHERE gateway = ? AND producer_id = ? AND epoch = ? AND seq_first BETWEEN ? AND ? AND seq_last >= ?',
+    [gateway, batch.producerId, batch.epoch, Math.max(0, batch.seqFirst - LIMITS.maxReadings + 1), last, batch.seqFirst],
+  );
+  if (ranges.length === 0) return batch.readings;
+  return batch.readings.filter((r) => !ranges.some((c) => r.seq >= c.seq_first && r.seq <= c.seq_last));
+}
+
+async function insertReadings(db: Sqlite, series: Map<number, number>, batch: DecodedBatch, rows: SequencedReading[]): Promise<void> {
+  if (rows.length === 0) return;
+  const params: SqlParam[] = [];
+  const historical = batch.historical ? 1 : 0;
+  for (const r of rows) params.push(series.get(r.tagId)!, r.ts, ...toColumns(r.value), r.quality >>> 0, batch.epoch, r.seq, historical);
+  await db.run(`INSERT INTO readings (series_id, ts, kind, value, value_text, quality, epoch, seq, historical) VALUES ${placeholders(rows.length, 9)}`, params);
+}
+
+/** latest keeps the newest source time per series (a tie goes to the later write). */
+async function upsertLatest(db: Sqlite, series: Map<number, number>, rows: SequencedReading[], chunkRows: number): Promise<void> {
+  const newest = new Map<number, SequencedReading>();
+  for (const r of rows) {
+    const id = series.get(r.tagId)!;
+    const cur = newest.get(id);
+    if (!cur || r.ts > cur.ts || (r.ts === cur.ts && r.seq > cur.seq)) newest.set(id, r);
+  }
+  const entries = [...newest.entries()];
+  for (let i = 0; i < entries.length; i += chunkRows) {
+    const part = entries.slice(i, i + chunkRows);
+    const params: SqlParam[] = part.flatMap(([id, r]) => [id, r.ts, ...toColumns(r.value), r.quality >>> 0]);
+    await db.run(
+      `INSERT INTO latest (series_id, ts, kind, value, value_text, quality) VALUES ${placeholders(part.length, 6)}
+       ON CONFLICT (series_id) DO UPDATE SET ts = excluded.ts, kind = excluded.kind, value = excluded.value, value_text = excluded.value_text, quality = excluded.quality
+       WHERE excluded.ts >= latest.ts`,
+      params,
+    );
+  }
+}

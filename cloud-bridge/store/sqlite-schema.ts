@@ -1,0 +1,147 @@
+import type { Sqlite } from '../../core/sqlite.js';
+
+/**
+ * Versioned migrations of the cloud store; each runs once, in order, in its own transaction, and
+ * schema_version records how far a file has come.
+ *
+ * Notes:
+ * - A series is identified by (gateway, key). Tag ids are local to an edge spool (producer), so
+ *   tag_map maps (gateway, producer_id, tag_id) to a series: a gateway whose spool was wiped may
+ *   number its tags differently without mixing up old and new readings.
+ * - readings.kind says how to read value/value_text: 0 double, 1 bool (value 0/1), 2 string
+ *   (value_text), 3 bigint (value_text exact decimal, value the nearest double), 4 no value (Bad
+ *   quality), 5 NaN (SQLite stores a bound NaN as NULL, so NaN gets its own kind). ±Infinity are
+ *   stored as REAL. Quality is always its own column.
+ * - Dedupe lives in batches: its primary key is the batch key, and overlapping ranges are found by
+ *   seq_first within [first - maxReadings, last] of the same producer and epoch.
+ */
+const MIGRATIONS: string[] = [
+  `CREATE TABLE gateways (
+     id TEXT PRIMARY KEY,
+     tenant TEXT NOT NULL,
+     online INTEGER NOT NULL DEFAULT 0,
+     last_seen_ms INTEGER,
+     epoch INTEGER,
+     producer_id TEXT,
+     readings_stored INTEGER NOT NULL DEFAULT 0,
+     health_json TEXT,
+     health_ms INTEGER
+   );
+   CREATE TABLE devices (
+     gateway TEXT NOT NULL,
+     name TEXT NOT NULL,
+     driver TEXT NOT NULL,
+     endpoint TEXT NOT NULL,
+     PRIMARY KEY (gateway, name)
+   ) WITHOUT ROWID;
+   CREATE TABLE series (
+     id INTEGER PRIMARY KEY,
+     gateway TEXT NOT NULL,
+     key TEXT NOT NULL,
+     tag_id INTEGER NOT NULL,
+     device TEXT NOT NULL,
+     unit TEXT NOT NULL,
+     data_type TEXT NOT NULL,
+     description TEXT NOT NULL,
+     UNIQUE (gateway, key)
+   );
+   CREATE TABLE tag_map (
+     gateway TEXT NOT NULL,
+     producer_id TEXT NOT NULL,
+     tag_id INTEGER NOT NULL,
+     series_id INTEGER NOT NULL,
+     PRIMARY KEY (gateway, producer_id, tag_id)
+   ) WITHOUT ROWID;
+   CREATE TABLE batches (
+     gateway TEXT NOT NULL,
+     producer_id TEXT NOT NULL,
+     epoch INTEGER NOT NULL,
+     seq_first INTEGER NOT NULL,
+     seq_last INTEGER NOT NULL,
+     count INTEGER NOT NULL,
+     body_hash INTEGER NOT NULL,
+     stored INTEGER NOT NULL,
+     historical INTEGER NOT NULL,
+     received_ms INTEGER NOT NULL,
+     PRIMARY KEY (gateway, producer_id, epoch, seq_first)
+   ) WITHOUT ROWID;
+   CREATE TABLE readings (
+     id INTEGER PRIMARY KEY,
+     series_id INTEGER NOT NULL,
+     ts INTEGER NOT NULL,
+     kind INTEGER NOT NULL,
+     value REAL,
+     value_text TEXT,
+     quality INTEGER NOT NULL,
+     epoch INTEGER NOT NULL,
+     seq INTEGER NOT NULL,
+     historical INTEGER NOT NULL
+   );
+   CREATE INDEX readings_series_ts ON readings (series_id, ts);
+   CREATE TABLE latest (
+     series_id INTEGER PRIMARY KEY,
+     ts INTEGER NOT NULL,
+     kind INTEGER NOT NULL,
+     value REAL,
+     value_text TEXT,
+     quality INTEGER NOT NULL
+   );
+   CREATE TABLE quarantine (
+     id INTEGER PRIMARY KEY,
+     gateway TEXT NOT NULL,
+     kind TEXT NOT NULL,
+     received_ms INTEGER NOT NULL,
+     reason_code TEXT NOT NULL,
+     reason TEXT NOT NULL,
+     producer_id TEXT,
+     epoch INTEGER,
+     seq_first INTEGER,
+     count INTEGER,
+     bytes BLOB NOT NULL
+   );
+   CREATE INDEX quarantine_gateway ON quarantine (gateway, id);`,
+  // 2: the registry (tenants, gateway credentials, revocation, API tokens) and the producer seq index
+  // that finds a seq reused under another epoch (epoch regression).
+  `CREATE TABLE tenants (id TEXT PRIMARY KEY, created_ms INTEGER NOT NULL);
+   INSERT OR IGNORE INTO tenants (id, created_ms) SELECT DISTINCT tenant, 0 FROM gateways;
+   ALTER TABLE gateways ADD COLUMN password_hash TEXT;
+   ALTER TABLE gateways ADD COLUMN revoked_ms INTEGER;
+   CREATE TABLE api_tokens (
+     id TEXT PRIMARY KEY,
+     tenant TEXT NOT NULL,
+     token_hash TEXT NOT NULL,
+     created_ms INTEGER NOT NULL,
+     revoked_ms INTEGER
+   );
+   CREATE TABLE registry_revision (revision INTEGER NOT NULL);
+   INSERT INTO registry_revision (revision) VALUES (1);
+   CREATE INDEX batches_producer_seq ON batches (gateway, producer_id, seq_first);`,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/** PRAGMAs of the writer connection: WAL, and FULL sync so a COMMIT survives power loss before the ACK goes out. */
+export async function applyPragmas(db: Sqlite): Promise<void> {
+  await db.exec('PRAGMA busy_timeout = 5000');
+  const row = await db.get<{ journal_mode: string }>('PRAGMA journal_mode = WAL');
+  if (row?.journal_mode.toLowerCase() !== 'wal') throw new Error(`cannot switch ${db.file} to WAL (journal_mode=${row?.journal_mode ?? '?'})`);
+  await db.exec('PRAGMA synchronous = FULL');
+  await db.exec('PRAGMA foreign_keys = OFF');
+}
+
+export async function migrate(db: Sqlite): Promise<void> {
+  await db.exec('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)');
+  const row = await db.get<{ version: number }>('SELECT version FROM schema_version');
+  let version = row?.version ?? 0;
+  if (!row) await db.run('INSERT INTO schema_version (version) VALUES (0)');
+  if (version > MIGRATIONS.length) throw new Error(`${db.file} has schema version ${version}, newer than this program knows (${MIGRATIONS.length})`);
+  while (version < MIGRATIONS.length) {
+    const sql = MIGRATIONS[version]!;
+    const target = version + 1;
+    await db.transaction(async () => {
+      await db.exec(sql);
+      await db.run('UPDATE schema_version SET version = ?', [target]);
+    });
+    version = target;
+  }
+}

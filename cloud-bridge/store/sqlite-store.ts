@@ -1,0 +1,199 @@
+import { Sqlite, placeholders, type SqlParam } from '../../core/sqlite.js';
+import type { Logger } from '../../core/logger.js';
+import type { CatalogData, DecodedBatch } from '../../proto/codec.js';
+import type { CloudStore, DeviceRow, GatewayRow, LatestRow, QuarantineEntry, RegistryChange, RegistrySnapshot, SeriesQuery, StoredReading, TagRow, WriteContext, WriteOutcome } from './reading-store.js';
+import { sqliteApplyRegistry, sqliteLoadRegistry, sqliteRegistryRevision } from './sqlite-registry.js';
+import { applyPragmas, migrate } from './sqlite-schema.js';
+import { TagMapCache, insertQuarantine, writeBatchTx, type WriterLimits } from './sqlite-batch-writer.js';
+import { fromColumns } from './value-columns.js';
+
+export interface SqliteStoreOptions {
+  path: string;
+  /** Readings per multi-row INSERT (500 by default). */
+  insertChunkRows?: number;
+  /** Quarantine entries kept per gateway, newest first (10 000 by default). */
+  maxQuarantinePerGateway?: number;
+}
+
+interface TagSql { gateway: string; key: string; tag_id: number; device: string; unit: string; data_type: string; description: string }
+const TAG_COLS = 's.gateway, s.key, s.tag_id, s.device, s.unit, s.data_type, s.description';
+const tagRow = (r: TagSql): TagRow => ({ gateway: r.gateway, key: r.key, tagId: r.tag_id, device: r.device, unit: r.unit, dataType: r.data_type, description: r.description });
+
+/**
+ * The SQLite cloud store. Two connections to one WAL file: the writer (every write inside a
+ * serialized BEGIN IMMEDIATE transaction, synchronous=FULL) and a read-only reader for the API, so
+ * a query never sees or joins an open ingest transaction.
+ */
+export class SqliteStore implements CloudStore {
+  private readonly tags_ = new TagMapCache();
+
+  private readonly chunkRows: number;
+
+  private constructor(private readonly db: Sqlite, private readonly reader: Sqlite, private readonly limits: WriterLimits, private readonly log: Logger) {
+    this.chunkRows = limits.chunkRows;
+  }
+
+  static async open(opts: SqliteStoreOptions, ctx: { logger: Logger }): Promise<SqliteStore> {
+    const db = await Sqlite.open(opts.path);
+    try {
+      await applyPragmas(db);
+      await migrate(db);
+      const reader = await Sqlite.open(opts.path, { readonly: true });
+      await reader.exec('PRAGMA busy_timeout = 5000');
+      const log = ctx.logger.child({ component: 'store', path: opts.path });
+      log.info('store open');
+      return new SqliteStore(db, reader, { chunkRows: opts.insertChunkRows ?? 500, maxQuarantinePerGateway: opts.maxQuarantinePerGateway ?? 10_000 }, log);
+    } catch (err) {
+      await db.close().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  writeBatch(gateway: string, batch: DecodedBatch, ctx: WriteContext): Promise<WriteOutcome> {
+    return writeBatchTx(this.db, this.tags_, gateway, batch, ctx, this.limits);
+  }
+
+  async query(q: SeriesQuery): Promise<{ tag: TagRow; readings: StoredReading[] } | null> {
+    const tag = await this.reader.get<TagSql & { id: number }>(`SELECT s.id, ${TAG_COLS} FROM series s WHERE s.gateway = ? AND s.key = ?`, [q.gateway, q.key]);
+    if (!tag) return null;
+    const where = ['series_id = ?'];
+    const params: SqlParam[] = [tag.id];
+    if (q.fromMs !== undefined) { where.push('ts >= ?'); params.push(q.fromMs); }
+    if (q.toMs !== undefined) { where.push('ts < ?'); params.push(q.toMs); }
+    if (q.after) { where.push('(ts > ? OR (ts = ? AND id > ?))'); params.push(q.after.ts, q.after.ts, q.after.id); }
+    params.push(q.limit);
+    const rows = await this.reader.all<{ id: number; ts: number; kind: number; value: number | null; value_text: string | null; quality: number; epoch: number; seq: number; historical: number }>(
+      `SELECT id, ts, kind, value, value_text, quality, epoch, seq, historical FROM readings WHERE ${where.join(' AND ')} ORDER BY ts, id LIMIT ?`, params);
+    return {
+      tag: tagRow(tag),
+      readings: rows.map((r) => ({ id: r.id, ts: r.ts, value: fromColumns(r.kind, r.value, r.value_text), quality: r.quality >>> 0, epoch: r.epoch, seq: r.seq, historical: r.historical === 1 })),
+    };
+  }
+
+  async latest(filter: { gateway?: string }): Promise<LatestRow[]> {
+    const rows = await this.reader.all<TagSql & { ts: number; kind: number; value: number | null; value_text: string | null; quality: number }>(
+      `SELECT ${TAG_COLS}, l.ts, l.kind, l.value, l.value_text, l.quality FROM latest l JOIN series s ON s.id = l.series_id
+       ${filter.gateway !== undefined ? 'WHERE s.gateway = ?' : ''} ORDER BY s.gateway, s.key`, filter.gateway !== undefined ? [filter.gateway] : []);
+    return rows.map((r) => ({ ...tagRow(r), ts: r.ts, value: fromColumns(r.kind, r.value, r.value_text), quality: r.quality >>> 0 }));
+  }
+
+  async upsertCatalog(gateway: string, c: CatalogData): Promise<void> {
+    await this.db.transaction(async () => {
+      for (let i = 0; i < c.tags.length; i += this.chunkRows) {
+        const part = c.tags.slice(i, i + this.chunkRows);
+        await this.db.run(
+          `INSERT INTO series (gateway, key, tag_id, device, unit, data_type, description) VALUES ${placeholders(part.length, 7)}
+           ON CONFLICT (gateway, key) DO UPDATE SET tag_id = excluded.tag_id, device = excluded.device, unit = excluded.unit, data_type = excluded.data_type, description = excluded.description`,
+          part.flatMap((t) => [gateway, t.key, t.id, t.device, t.unit, t.dataType, t.description]));
+      }
+      const ids = new Map((await this.db.all<{ id: number; key: string }>('SELECT id, key FROM series WHERE gateway = ?', [gateway])).map((r) => [r.key, r.id]));
+      for (let i = 0; i < c.tags.length; i += this.chunkRows) {
+        const part = c.tags.slice(i, i + this.chunkRows);
+        await this.db.run(
+          `INSERT INTO tag_map (gateway, producer_id, tag_id, series_id) VALUES ${placeholders(part.length, 4)}
+           ON CONFLICT (gateway, producer_id, tag_id) DO UPDATE SET series_id = excluded.series_id`,
+          part.flatMap((t) => [gateway, c.producerId, t.id, ids.get(t.key)!]));
+      }
+      for (let i = 0; i < c.devices.length; i += this.chunkRows) {
+        const part = c.devices.slice(i, i + this.chunkRows);
+        await this.db.run(
+          `INSERT INTO devices (gateway, name, driver, endpoint) VALUES ${placeholders(part.length, 4)}
+           ON CONFLICT (gateway, name) DO UPDATE SET driver = excluded.driver, endpoint = excluded.endpoint`,
+          part.flatMap((d) => [gateway, d.name, d.driver, d.endpoint]));
+      }
+    });
+    this.tags_.invalidate(gateway);
+  }
+
+  async tags(filter: { gateway?: string }): Promise<TagRow[]> {
+    const rows = await this.reader.all<TagSql>(`SELECT ${TAG_COLS} FROM series s ${filter.gateway !== undefined ? 'WHERE s.gateway = ?' : ''} ORDER BY s.gateway, s.key`,
+      filter.gateway !== undefined ? [filter.gateway] : []);
+    return rows.map(tagRow);
+  }
+
+  async devices(filter: { gateway?: string }): Promise<DeviceRow[]> {
+    // Devices named in the catalog's device list, plus devices only named by tags.
+    const byGateway = filter.gateway !== undefined ? 'WHERE gateway = ?' : '';
+    const rows = await this.reader.all<{ gateway: string; name: string; driver: string; endpoint: string; last_ms: number | null }>(
+      `WITH names AS (
+         SELECT gateway, name, driver, endpoint FROM devices ${byGateway}
+         UNION ALL
+         SELECT DISTINCT gateway, device, '', '' FROM series ${byGateway ? `${byGateway} AND` : 'WHERE'} device <> ''
+           AND NOT EXISTS (SELECT 1 FROM devices d WHERE d.gateway = series.gateway AND d.name = series.device)
+       )
+       SELECT n.gateway, n.name, n.driver, n.endpoint,
+              (SELECT MAX(l.ts) FROM latest l JOIN series s ON s.id = l.series_id WHERE s.gateway = n.gateway AND s.device = n.name) AS last_ms
+       FROM names n ORDER BY n.gateway, n.name`,
+      filter.gateway !== undefined ? [filter.gateway, filter.gateway] : []);
+    return rows.map((r) => ({ gateway: r.gateway, name: r.name, driver: r.driver, endpoint: r.endpoint, lastReadingMs: r.last_ms }));
+  }
+
+  async registerGateways(list: { id: string; tenant: string }[]): Promise<void> {
+    await this.db.transaction(async () => {
+      // Nobody is connected to a broker that has just started.
+      await this.db.run('UPDATE gateways SET online = 0');
+      for (const g of list) await this.db.run('INSERT INTO gateways (id, tenant) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET tenant = excluded.tenant', [g.id, g.tenant]);
+    });
+  }
+
+  async setPresence(gateway: string, p: { online: boolean; atMs: number; epoch?: number; producerId?: string }): Promise<void> {
+    await this.db.transaction(() => this.db.run(
+      'UPDATE gateways SET online = ?, last_seen_ms = MAX(COALESCE(last_seen_ms, 0), ?), epoch = COALESCE(?, epoch), producer_id = COALESCE(?, producer_id) WHERE id = ?',
+      [p.online ? 1 : 0, p.atMs, p.epoch ?? null, p.producerId ?? null, gateway]));
+  }
+
+  async setHealth(gateway: string, healthJson: string, atMs: number): Promise<void> {
+    await this.db.transaction(() => this.db.run('UPDATE gateways SET health_json = ?, health_ms = ?, last_seen_ms = MAX(COALESCE(last_seen_ms, 0), ?) WHERE id = ?', [healthJson, atMs, atMs, gateway]));
+  }
+
+  async gateways(filter: { tenant?: string }): Promise<GatewayRow[]> {
+    const rows = await this.reader.all<{ id: string; tenant: string; online: number; last_seen_ms: number | null; epoch: number | null; producer_id: string | null; readings_stored: number; health_json: string | null; health_ms: number | null }>(
+      `SELECT * FROM gateways ${filter.tenant !== undefined ? 'WHERE tenant = ?' : ''} ORDER BY tenant, id`, filter.tenant !== undefined ? [filter.tenant] : []);
+    return rows.map((r) => ({
+      id: r.id, tenant: r.tenant, online: r.online === 1, lastSeenMs: r.last_seen_ms, epoch: r.epoch, producerId: r.producer_id, readingsStored: r.readings_stored,
+      health: parseJson(r.health_json), healthMs: r.health_ms,
+    }));
+  }
+
+  async quarantine(entry: QuarantineEntry): Promise<void> {
+    await this.db.transaction(() => insertQuarantine(this.db, entry, this.limits.maxQuarantinePerGateway));
+  }
+
+  async quarantineCount(gateway?: string): Promise<number> {
+    const row = await this.reader.get<{ n: number }>(`SELECT COUNT(*) AS n FROM quarantine ${gateway !== undefined ? 'WHERE gateway = ?' : ''}`, gateway !== undefined ? [gateway] : []);
+    return row?.n ?? 0;
+  }
+
+  registryRevision(): Promise<number> {
+    return sqliteRegistryRevision(this.reader);
+  }
+
+  loadRegistry(): Promise<RegistrySnapshot> {
+    return sqliteLoadRegistry(this.reader);
+  }
+
+  applyRegistry(change: RegistryChange): Promise<void> {
+    return sqliteApplyRegistry(this.db, change);
+  }
+
+  async ping(): Promise<void> {
+    await this.reader.get('SELECT 1');
+  }
+
+  async close(): Promise<void> {
+    await this.reader.close().catch((err: unknown) => this.log.warn({ err }, 'closing the reader failed'));
+    // Fold the WAL back into the main file on a clean stop (a crash leaves it to the next open).
+    await this.db.exec('PRAGMA wal_checkpoint(TRUNCATE)').catch(() => undefined);
+    await this.db.close();
+    this.log.info('store closed');
+  }
+}
+
+function parseJson(s: string | null): unknown {
+  if (s === null) return null;
+  try {
+    return JSON.parse(s) as unknown;
+  } catch {
+    return null;
+  }
+}

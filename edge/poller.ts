@@ -1,0 +1,69 @@
+import { sleep } from '../core/backoff.js';
+import type { Logger } from '../core/logger.js';
+import type { Reading } from '../core/reading.js';
+import { errorMessage } from '../core/errors.js';
+import type { Driver, Point } from '../drivers/driver.js';
+
+export interface PollerOptions {
+  intervalMs: number;
+  logger: Logger;
+  /** Where readings go (the spool); a rejection is counted and logged, the poller keeps going. */
+  sink: (readings: Reading[]) => Promise<void>;
+}
+
+/**
+ * Polls one device's points on a fixed-rate schedule measured with the monotonic clock, so a wall
+ * clock jump never speeds up or stalls polling. A read that overruns skips the missed slots (counted)
+ * instead of bursting to catch up.
+ */
+export class Poller {
+  private readonly abort = new AbortController();
+  private loop: Promise<void> | null = null;
+  readonly counters = { cycles: 0, overruns: 0, readings: 0, sinkErrors: 0 };
+  private lastSinkLog = 0;
+
+  constructor(private readonly driver: Driver, private readonly points: Point[], private readonly opts: PollerOptions) {}
+
+  start(): void {
+    this.loop ??= this.run().catch((err) => {
+      if (!this.abort.signal.aborted) this.opts.logger.error({ err: errorMessage(err) }, 'poller stopped unexpectedly');
+    });
+  }
+
+  private async run(): Promise<void> {
+    const signal = this.abort.signal;
+    const { intervalMs } = this.opts;
+    const t0 = performance.now();
+    let slot = 0;
+    while (!signal.aborted) {
+      const readings = await this.driver.read(this.points, signal);
+      this.counters.cycles++;
+      this.counters.readings += readings.length;
+      try {
+        await this.opts.sink(readings);
+      } catch (err) {
+        this.counters.sinkErrors++;
+        const now = performance.now();
+        if (now - this.lastSinkLog > 60_000) {
+          this.lastSinkLog = now;
+          this.opts.logger.error({ err: errorMessage(err), lost: readings.length, sinkErrors: this.counters.sinkErrors }, 'readings could not be spooled');
+        }
+      }
+      slot++;
+      const now = performance.now();
+      let next = t0 + slot * intervalMs;
+      if (next < now) {
+        const behind = Math.ceil((now - next) / intervalMs);
+        this.counters.overruns += behind;
+        slot += behind;
+        next = t0 + slot * intervalMs;
+      }
+      await sleep(next - now, signal).catch(() => undefined);
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.abort.abort(new Error('poller stopped'));
+    await this.loop;
+  }
+}

@@ -1,0 +1,331 @@
+import { randomUUID } from 'node:crypto';
+import { chmodSync } from 'node:fs';
+import type { Logger } from '../core/logger.js';
+import type { Reading } from '../core/reading.js';
+import { Sqlite, sqliteCode } from '../core/sqlite.js';
+import { errorMessage } from '../core/errors.js';
+import { blockWireBytes, fitsTimeBase, type StoredBlock } from '../proto/codec.js';
+import { migrate } from './spool-schema.js';
+import { moveReadingsToBlocks } from './spool-migrate-v2.js';
+import { toBlocks, toStored, type BlockRow } from './spool-blocks.js';
+import { fits, overflow, type SpoolCaps, type Usage } from './spool-policy.js';
+import { SpoolStore } from './spool-store.js';
+
+export interface SpoolOptions extends SpoolCaps {
+  path: string;
+  /** FULL: a commit survives power loss. NORMAL: survives a process crash; a power cut may roll back the last commits. */
+  synchronous: 'FULL' | 'NORMAL';
+  /** Hard quota of the file (0 = none): beyond it SQLite reports SQLITE_FULL, handled like a full disk. */
+  maxFileBytes: number;
+  maxBlockReadings: number;
+  maxBlockBytes: number;
+  logger: Logger;
+  now?: () => number;
+}
+
+export const SPOOL_DEFAULTS = { maxReadings: 10_000_000, maxBytes: 2 * 1024 ** 3, maxAgeMs: 0, policy: 'dropOldest', maxFileBytes: 0, maxBlockReadings: 5000, maxBlockBytes: 128 * 1024 } as const;
+
+export interface BatchLimits {
+  maxReadings: number;
+  maxBytes: number;
+  /** Readings older than this (source time vs. now) are flagged historical. */
+  historicalAfterMs: number;
+}
+
+/** A sealed batch: whole blocks covering [seqFirst, seqLast] of one epoch, resent exactly as first sent. */
+export interface SpoolBatch {
+  epoch: number;
+  seqFirst: number;
+  seqLast: number;
+  count: number;
+  blocks: StoredBlock[];
+  historical: boolean;
+  attempts: number;
+}
+
+export interface AppendResult {
+  stored: number;
+  dropped: number;
+}
+
+export interface SpoolStats {
+  depth: number;
+  bytes: number;
+  oldestTs: number | null;
+  sealedBatches: number;
+  appended: number;
+  acked: number;
+  dropped: number;
+  droppedBySource: Record<string, number>;
+  quarantined: number;
+  diskFull: boolean;
+  lastError: string;
+}
+
+interface Pending {
+  readings: Reading[];
+  source: string;
+  resolve: (r: AppendResult) => void;
+  reject: (e: unknown) => void;
+}
+
+/**
+ * The edge outbox. Every reading is appended here durably before anything else happens to it and
+ * leaves only when the ingest's application ACK for its batch arrives (settle), or when a cap or a
+ * full disk makes the configured policy drop it (counted by source). Appends are group-committed:
+ * callers that arrive while a commit runs share the next one. Each caller's readings become one
+ * block row, encoded once; batches are runs of whole blocks.
+ */
+export class Spool {
+  readonly producerId: string;
+  readonly epoch: number;
+  private pending: Pending[] = [];
+  private flushing: Promise<void> | null = null;
+  private wakeTimer: NodeJS.Timeout | null = null;
+  private counters = { appended: 0, acked: 0, dropped: 0, quarantined: 0 };
+  private diskFull = false;
+  private lastError = '';
+  private readonly now: () => number;
+
+  private constructor(private readonly store: SpoolStore, private readonly opts: SpoolOptions) {
+    this.producerId = store.producerId;
+    this.epoch = store.epoch;
+    this.now = opts.now ?? Date.now;
+  }
+
+  static async open(opts: SpoolOptions): Promise<Spool> {
+    const db = await Sqlite.open(opts.path);
+    try {
+      chmodSync(opts.path, 0o600);
+      await db.exec('PRAGMA journal_mode=WAL; PRAGMA busy_timeout=5000; PRAGMA journal_size_limit=67108864; PRAGMA temp_store=MEMORY;');
+      await migrate(db, { 2: moveReadingsToBlocks });
+      const store = await SpoolStore.open(db, opts);
+      opts.logger.info({ producerId: store.producerId, epoch: store.epoch, depth: store.used.readings, path: opts.path }, 'spool opened');
+      return new Spool(store, opts);
+    } catch (err) {
+      await db.close().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  tagIds(keys: string[]): Promise<Map<string, number>> {
+    return this.store.tagIds(keys);
+  }
+
+  /**
+   * Appends readings durably; resolves once they are committed (or dropped by the policy, counted).
+   * With policy `block` it resolves only when there is room, so the caller (a poller) waits.
+   */
+  append(readings: Reading[], source = ''): Promise<AppendResult> {
+    if (readings.length === 0) return Promise.resolve({ stored: 0, dropped: 0 });
+    return new Promise((resolve, reject) => {
+      this.pending.push({ readings, source, resolve, reject });
+      this.kick();
+    });
+  }
+
+  private kick(): void {
+    if (!this.flushing && this.pending.length > 0) this.flushing = this.flushLoop().finally(() => { this.flushing = null; });
+  }
+
+  private async flushLoop(): Promise<void> {
+    while (this.pending.length > 0) {
+      const group = this.pending;
+      this.pending = [];
+      let waiting: Pending[] = [];
+      try {
+        waiting = await this.insertGroup(group);
+        this.diskFull = false;
+      } catch (err) {
+        waiting = await this.onInsertFailure(group, err);
+      }
+      if (waiting.length > 0) {
+        // Policy `block`: try again when a settle frees room, or in a second at the latest.
+        this.pending.unshift(...waiting);
+        this.wakeTimer ??= setTimeout(() => { this.wakeTimer = null; this.kick(); }, 1000);
+        return;
+      }
+    }
+  }
+
+  /** One transaction for the whole group; returns the callers that must wait (policy block). */
+  private async insertGroup(group: Pending[]): Promise<Pending[]> {
+    const waiting: Pending[] = [];
+    const done: [Pending, AppendResult][] = [];
+    await this.store.transaction(async (tx) => {
+      if (this.opts.maxAgeMs > 0) this.countDrops(await tx.dropOlderThan(this.now() - this.opts.maxAgeMs));
+      for (const p of group) {
+        const blocks = toBlocks(p.readings, tx.nextSeq, this.opts);
+        const incoming: Usage = { readings: p.readings.length, bytes: blocks.reduce((n, b) => n + b.bytes.length, 0) };
+        const over = overflow(this.opts, tx.used, incoming);
+        if (!fits(over)) {
+          if (this.opts.policy === 'block') { waiting.push(p); continue; }
+          if (this.opts.policy === 'dropNewest') { done.push([p, this.dropNew(p, 'spool full')]); continue; }
+          this.countDrops(await tx.dropOldest(over));
+        }
+        await tx.insertBlocks(blocks, p.source, this.now());
+        done.push([p, { stored: p.readings.length, dropped: 0 }]);
+      }
+    });
+    for (const [p, r] of done) {
+      this.counters.appended += r.stored;
+      p.resolve(r);
+    }
+    return waiting;
+  }
+
+  private async onInsertFailure(group: Pending[], err: unknown): Promise<Pending[]> {
+    const code = sqliteCode(err);
+    if (code !== 'SQLITE_FULL') {
+      this.lastError = errorMessage(err);
+      for (const p of group) p.reject(err);
+      return [];
+    }
+    if (!this.diskFull) this.opts.logger.error({ policy: this.opts.policy, depth: this.store.used.readings }, 'spool disk full (SQLITE_FULL): applying the policy until space returns');
+    this.diskFull = true;
+    this.lastError = 'disk full';
+    if (this.opts.policy === 'block') return group;
+    if (this.opts.policy === 'dropOldest') {
+      // Make room for the group by dropping the oldest blocks, then try once more.
+      const need = group.reduce((n, p) => n + p.readings.length, 0);
+      try {
+        this.countDrops(await this.store.transaction((tx) => tx.dropOldest({ readings: Math.max(need * 2, 1), bytes: 0 })));
+        return await this.insertGroup(group);
+      } catch (again) {
+        if (sqliteCode(again) !== 'SQLITE_FULL') throw again;
+      }
+    }
+    for (const p of group) p.resolve(this.dropNew(p, 'disk full'));
+    return [];
+  }
+
+  private dropNew(p: Pending, why: string): AppendResult {
+    this.countDrops(new Map([[p.source, p.readings.length]]));
+    this.opts.logger.debug({ source: p.source, readings: p.readings.length, why }, 'new readings dropped');
+    return { stored: 0, dropped: p.readings.length };
+  }
+
+  private countDrops(bySource: Map<string, number>): void {
+    for (const [source, n] of bySource) {
+      this.counters.dropped += n;
+      this.store.addDrop(source, n);
+    }
+  }
+
+  /** Readings appended but not yet sealed into a batch. */
+  unsealed(): number {
+    return this.store.unsealed;
+  }
+
+  /** Sealed batches waiting for an ACK, oldest first, excluding those in `skip` (in flight). */
+  async sealed(skip: ReadonlySet<number>, max: number): Promise<SpoolBatch[]> {
+    const out: SpoolBatch[] = [];
+    for (const b of await this.store.batches(max + skip.size)) {
+      if (skip.has(b.seq_first) || out.length >= max) continue;
+      const rows = await this.store.blocksIn(b.epoch, b.seq_first, b.seq_last);
+      const count = rows.reduce((n, r) => n + r.count, 0);
+      if (rows.length === 0) {
+        await this.store.deleteBatch(b.seq_first);
+        continue;
+      }
+      let seqFirst = b.seq_first;
+      if (count !== b.count) {
+        // The cap policy dropped the front of it: what is left is sealed anew (the ingest stores only
+        // what it does not have yet, should the old range have arrived).
+        seqFirst = rows[0]!.seq_first;
+        await this.store.resealBatch(b.seq_first, seqFirst, count);
+        if (skip.has(seqFirst)) continue;
+      }
+      out.push({ epoch: b.epoch, seqFirst, seqLast: b.seq_last, count, blocks: rows.map(toStored), historical: b.historical === 1, attempts: b.attempts });
+    }
+    return out;
+  }
+
+  /**
+   * Seals the next batch from unsealed blocks within the limits: the oldest ones (head), or the
+   * newest ones (tail: live data sent ahead of a backlog). null when there is nothing to seal.
+   */
+  async seal(limits: BatchLimits, end: 'head' | 'tail' = 'head'): Promise<SpoolBatch | null> {
+    const rows = await this.store.unsealedBlocks(200, end);
+    const picked = pickRun(rows, limits, end);
+    const first = picked[0];
+    const last = picked[picked.length - 1];
+    if (!first || !last) return null;
+    const count = picked.reduce((n, r) => n + r.count, 0);
+    const historical = this.now() - first.base_ts > limits.historicalAfterMs;
+    await this.store.insertBatch({ seqFirst: first.seq_first, seqLast: last.seq_last, epoch: first.epoch, count, historical, sealedMs: this.now(), head: end === 'head' });
+    return { epoch: first.epoch, seqFirst: first.seq_first, seqLast: last.seq_last, count, blocks: picked.map(toStored), historical, attempts: 0 };
+  }
+
+  markAttempt(seqFirst: number): Promise<void> {
+    return this.store.markAttempt(seqFirst);
+  }
+
+  /** The ingest stored the batch (or had it already): its readings leave the spool. */
+  async settleAcked(batch: { seqFirst: number; seqLast: number; epoch: number }): Promise<number> {
+    const deleted = await this.store.transaction((tx) => tx.deleteRange(batch));
+    this.counters.acked += deleted;
+    this.wake();
+    return deleted;
+  }
+
+  /** The ingest refused the batch for good: keep its bytes for inspection, never resend it. */
+  async settleRejected(batch: { seqFirst: number; seqLast: number; epoch: number }, reasonCode: string, reason: string, bytes: Uint8Array | null): Promise<void> {
+    const deleted = await this.store.transaction(async (tx) => {
+      await tx.quarantine(batch, reasonCode, reason, this.now(), bytes);
+      return tx.deleteRange(batch);
+    });
+    this.counters.quarantined += deleted;
+    this.wake();
+  }
+
+  /** Room was made: callers waiting under policy `block` (or after a full disk) try again. */
+  private wake(): void {
+    if (this.pending.length === 0) return;
+    if (this.wakeTimer) clearTimeout(this.wakeTimer);
+    this.wakeTimer = null;
+    this.kick();
+  }
+
+  async stats(): Promise<SpoolStats> {
+    return {
+      depth: this.store.used.readings, bytes: this.store.used.bytes, oldestTs: await this.store.oldestTs(), sealedBatches: await this.store.batchCount(),
+      ...this.counters, droppedBySource: this.store.dropsBySource(), diskFull: this.diskFull, lastError: this.lastError,
+    };
+  }
+
+  async close(): Promise<void> {
+    while (this.flushing) await this.flushing;
+    if (this.wakeTimer) clearTimeout(this.wakeTimer);
+    for (const p of this.pending.splice(0)) p.reject(new Error('spool closed'));
+    await this.store.close();
+  }
+}
+
+/**
+ * The longest run of blocks from the start of `rows` (in seq order for the head, reverse for the
+ * tail) that follow each other, share an epoch and a time base, and fit the batch limits. Returned
+ * in seq order.
+ */
+function pickRun(rows: BlockRow[], limits: BatchLimits, end: 'head' | 'tail'): BlockRow[] {
+  const picked: BlockRow[] = [];
+  let count = 0;
+  let bytes = 64;
+  for (const r of rows) {
+    const prev = picked[picked.length - 1];
+    const anchor = picked[0];
+    if (prev && anchor) {
+      const follows = end === 'head' ? r.seq_first === prev.seq_last + 1 : r.seq_last === prev.seq_first - 1;
+      if (!follows || r.epoch !== anchor.epoch || !fitsTimeBase(anchor.base_ts, r.base_ts)) break;
+    }
+    const wire = blockWireBytes(toStored(r));
+    if (prev && (count + r.count > limits.maxReadings || bytes + wire > limits.maxBytes)) break;
+    picked.push(r);
+    count += r.count;
+    bytes += wire;
+  }
+  if (end === 'tail') picked.reverse();
+  // Every block's time must fit the batch base, which is the oldest block's.
+  while (picked.length > 1 && picked.some((r) => !fitsTimeBase(picked[0]!.base_ts, r.base_ts))) picked.shift();
+  return picked;
+}

@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ConfigError } from '../../core/errors.js';
+import { loadCloudConfig } from '../../cloud-bridge/config.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const HASH = 'scrypt$16384$8$1$c2FsdHNhbHRzYWx0c2FsdA==$a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2U=';
+
+function load(text: string): ReturnType<typeof loadCloudConfig> {
+  const tmp = tempDir('jinyun-cfg-');
+  try {
+    const file = join(tmp.dir, 'cloud.yaml');
+    writeFileSync(file, text);
+    return loadCloudConfig(file, { env: {} });
+  } finally {
+    tmp.cleanup();
+  }
+}
+
+function problems(text: string): string[] {
+  try {
+    load(text);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as ConfigError).message.split('\n').slice(1).map((l) => l.trim().replace(/^.*cloud\.yaml/, 'cloud.yaml'));
+  }
+  throw new Error('expected a ConfigError');
+}
+
+const gateway = (id: string) => `  - id: ${id}\n    tenant: t1\n    passwordHash: "${HASH}"\n`;
+
+describe('cloud config', () => {
+  it('fills defaults for a minimal config', () => {
+    const c = load(`store:\n  type: sqlite\n  path: /tmp/x.db\ngateways:\n${gateway('gw-1')}`);
+    expect(c.mqtt).toMatchObject({ host: '127.0.0.1', port: 1883, maxPacketBytes: 1024 * 1024 });
+    expect(c.http).toMatchObject({ host: '127.0.0.1', port: 8080, defaultLimit: 1000, maxLimit: 100_000 });
+    expect(c.log.level).toBe('info');
+    expect(c.gateways[0]).toMatchObject({ id: 'gw-1', tenant: 't1' });
+  });
+
+  it('reports a duplicate gateway id with its path and line', () => {
+    expect(problems(`store:\n  type: sqlite\n  path: x.db\ngateways:\n${gateway('gw-1')}${gateway('gw-1')}`)).toEqual([
+      'cloud.yaml:8: gateways[1].id: duplicate gateway id "gw-1" (also gateways[0])',
+    ]);
+  });
+
+  it('reports a bad hash, a bad id, an unknown key, a wrong store type and a bad port at once', () => {
+    const p = problems([
+      'mqtt:', '  port: 70000', '  maxPackteBytes: 5',
+      'store:', '  type: mysql', '  path: x',
+      'gateways:', '  - id: "gw/#"', '    tenant: t1', '    passwordHash: plain-text',
+    ].join('\n'));
+    expect(p).toHaveLength(5);
+    expect(p.join('\n')).toMatch(/cloud\.yaml:2: mqtt\.port: Too big/);
+    expect(p.join('\n')).toMatch(/cloud\.yaml:3: mqtt\.maxPackteBytes: unknown key/);
+    expect(p.join('\n')).toMatch(/cloud\.yaml:5: store\.type: /);
+    expect(p.join('\n')).toMatch(/cloud\.yaml:8: gateways\[0\]\.id: id must be 1-64 letters/);
+    expect(p.join('\n')).toMatch(/cloud\.yaml:10: gateways\[0\]\.passwordHash: passwordHash must be 'scrypt\$N\$r\$p\$saltB64\$hashB64'/);
+  });
+});

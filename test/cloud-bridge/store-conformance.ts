@@ -1,0 +1,157 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Quality } from '../../core/quality.js';
+import type { Reading } from '../../core/reading.js';
+import { decodeBatch, type CatalogData, type DecodedBatch } from '../../proto/codec.js';
+import type { CloudStore } from '../../cloud-bridge/store/reading-store.js';
+import { tempDir } from '../helpers/tmp.js';
+import { CATALOG, T0, batchBytes } from './helpers.js';
+
+/** One suite every CloudStore implementation runs (SQLite now, PostgreSQL later). */
+export function describeCloudStore(name: string, open: (dir: string) => Promise<CloudStore>, opts: { quarantineCap: number }): void {
+  describe(`CloudStore conformance: ${name}`, () => {
+    let tmp: ReturnType<typeof tempDir>;
+    let store: CloudStore;
+    const write = (readings: Reading[], seqFirst: number, opts: { producerId?: string; epoch?: number; historical?: boolean } = {}) => {
+      const bytes = batchBytes(readings, seqFirst, opts);
+      return store.writeBatch('gw-1', decodeBatch(bytes), { receivedMs: T0 + 99, bytes });
+    };
+    const seqs = async (key: string) => (await store.query({ gateway: 'gw-1', key, limit: 1000 }))!.readings.map((r) => r.seq);
+    const r = (tagId: number, dt: number, value: Reading['value'], quality = 0): Reading => ({ tagId, ts: T0 + dt, value, quality });
+
+    beforeEach(async () => {
+      tmp = tempDir('jinyun-store-');
+      store = await open(tmp.dir);
+      await store.registerGateways([{ id: 'gw-1', tenant: 'ta' }, { id: 'gw-2', tenant: 'tb' }]);
+    });
+    afterEach(async () => {
+      await store.close();
+      tmp.cleanup();
+    });
+
+    it('asks for a retry while the catalog of the producer is unknown, then stores', async () => {
+      expect(await write([r(1, 0, 1)], 1)).toMatchObject({ result: 'retry', reasonCode: 'unknown_tag', tagIds: [1] });
+      await store.upsertCatalog('gw-1', CATALOG);
+      expect(await write([r(1, 0, 1)], 1)).toEqual({ result: 'ok', stored: 1, skipped: 0 });
+      expect(await write([r(1, 0, 1)], 1)).toEqual({ result: 'duplicate', stored: 0, skipped: 1 });
+      expect((await store.gateways({})).find((g) => g.id === 'gw-1')).toMatchObject({ readingsStored: 1, lastSeenMs: T0 + 99 });
+    });
+
+    it('round-trips every value kind and quality exactly', async () => {
+      await store.upsertCatalog('gw-1', CATALOG);
+      const values: Reading[] = [r(1, 0, 1.5), r(1, 1, -Infinity), r(1, 2, Number.NaN, Quality.Uncertain), r(1, 3, null, Quality.BadSensorFailure), r(1, 4, Number.MAX_VALUE), r(1, 5, -0)];
+      await write(values, 1);
+      await write([r(2, 0, false), r(3, 0, 'ü €'), r(4, 0, 18446744073709551615n)], 7);
+      // Separate batch: the encoder widens a uint64/int64 mix within one tag to int64.
+      await write([r(4, 1, -9223372036854775808n)], 10);
+      const got = (key: string) => store.query({ gateway: 'gw-1', key, limit: 10 }).then((q) => q!.readings.map((x) => [x.value, x.quality]));
+      expect(await got('pump/flow')).toEqual([[1.5, 0], [-Infinity, 0], [NaN, Quality.Uncertain], [null, Quality.BadSensorFailure], [Number.MAX_VALUE, 0], [0, 0]]);
+      expect(await got('pump/running')).toEqual([[false, 0]]);
+      expect(await got('pump/label')).toEqual([['ü €', 0]]);
+      expect(await got('meter/energy')).toEqual([[18446744073709551615n, 0], [-9223372036854775808n, 0]]);
+    });
+
+    it('rejects a replay with other content and quarantines it; stores only uncovered readings of overlaps', async () => {
+      await store.upsertCatalog('gw-1', CATALOG);
+      await write([r(1, 0, 1), r(1, 1, 2), r(1, 2, 3)], 10);
+      expect(await write([r(1, 0, 9), r(1, 1, 2), r(1, 2, 3)], 10)).toMatchObject({ result: 'rejected', reasonCode: 'replay_conflict' });
+      expect(await store.quarantineCount('gw-1')).toBe(1);
+      expect(await write([r(1, 2, 3), r(1, 3, 4)], 12)).toEqual({ result: 'ok', stored: 1, skipped: 1 });
+      expect(await write([r(1, 5, 6)], 8)).toMatchObject({ result: 'ok' });
+      expect(await write([r(1, -1, 0), r(1, 0, 1), r(1, 1, 2)], 9)).toEqual({ result: 'ok', stored: 1, skipped: 2 });
+      expect(await write([r(1, 1, 2), r(1, 2, 3)], 11)).toEqual({ result: 'duplicate', stored: 0, skipped: 2 });
+      expect(await seqs('pump/flow')).toEqual([9, 10, 11, 12, 13, 8]);
+      // Another epoch is another sequence space, but seqs stored under a higher epoch coming back under a lower one is an epoch regression.
+      expect(await write([r(1, 100, 1)], 10, { epoch: 3 })).toMatchObject({ result: 'ok', stored: 1 });
+      expect(await write([r(1, 101, 1)], 10, { epoch: 2 })).toMatchObject({ result: 'rejected', reasonCode: 'epoch_regression' });
+      expect(await store.quarantineCount('gw-1')).toBe(2);
+    });
+
+    it('keeps the newest source time in latest, whatever the arrival order', async () => {
+      await store.upsertCatalog('gw-1', CATALOG);
+      await write([r(1, 1000, 2), r(1, 500, 1)], 1);
+      await write([r(1, 200, 0)], 3, { historical: true });
+      const latest = await store.latest({ gateway: 'gw-1' });
+      expect(latest.map((l) => [l.key, l.ts, l.value])).toEqual([['pump/flow', T0 + 1000, 2]]);
+      expect(await store.latest({ gateway: 'gw-2' })).toEqual([]);
+    });
+
+    it('maps tag ids per producer onto series by key (a wiped spool may renumber)', async () => {
+      await store.upsertCatalog('gw-1', CATALOG);
+      await write([r(1, 0, 1)], 1);
+      const renumbered: CatalogData = { ...CATALOG, producerId: 'prod-new', tags: CATALOG.tags.map((t) => ({ ...t, id: t.id + 100 })) };
+      await store.upsertCatalog('gw-1', renumbered);
+      await write([r(101, 1, 2)], 1, { producerId: 'prod-new' });
+      expect(await seqs('pump/flow')).toEqual([1, 1]);
+      expect((await store.tags({ gateway: 'gw-1' })).find((t) => t.key === 'pump/flow')).toMatchObject({ tagId: 101, unit: 'm3/h', device: 'pump' });
+    });
+
+    it('queries a time range (from inclusive, to exclusive) page by page', async () => {
+      await store.upsertCatalog('gw-1', CATALOG);
+      await write(Array.from({ length: 10 }, (_, i) => r(1, i * 10, i)), 1);
+      const page = (after?: { ts: number; id: number }) => store.query({ gateway: 'gw-1', key: 'pump/flow', fromMs: T0 + 10, toMs: T0 + 80, limit: 3, after });
+      const p1 = (await page())!.readings;
+      expect(p1.map((x) => x.value)).toEqual([1, 2, 3]);
+      const p2 = (await page({ ts: p1[2]!.ts, id: p1[2]!.id }))!.readings;
+      expect(p2.map((x) => x.value)).toEqual([4, 5, 6]);
+      const p3 = (await page({ ts: p2[2]!.ts, id: p2[2]!.id }))!.readings;
+      expect(p3.map((x) => x.value)).toEqual([7]);
+      expect(await store.query({ gateway: 'gw-1', key: 'no/such', limit: 1 })).toBeNull();
+      expect(await store.query({ gateway: 'gw-2', key: 'pump/flow', limit: 1 })).toBeNull();
+    });
+
+    it('lists devices (catalog and tag-only ones) with their newest reading, gateways with presence and health', async () => {
+      await store.upsertCatalog('gw-1', CATALOG);
+      await write([r(1, 5, 1), r(5, 7, 0.4)], 1);
+      const devices = await store.devices({ gateway: 'gw-1' });
+      expect(devices.map((d) => [d.name, d.driver, d.lastReadingMs])).toEqual([['gas', '', T0 + 7], ['meter', 'modbus-tcp', null], ['pump', 'modbus-tcp', T0 + 5]]);
+      await store.setPresence('gw-1', { online: true, atMs: T0 + 1000, epoch: 4, producerId: 'prod-1' });
+      await store.setHealth('gw-1', JSON.stringify({ spoolDepth: 3 }), T0 + 2000);
+      const gws = await store.gateways({ tenant: 'ta' });
+      expect(gws).toEqual([{ id: 'gw-1', tenant: 'ta', online: true, lastSeenMs: T0 + 2000, epoch: 4, producerId: 'prod-1', readingsStored: 2, health: { spoolDepth: 3 }, healthMs: T0 + 2000 }]);
+    });
+
+    it('keeps only the newest quarantine entries of a gateway', async () => {
+      const entry = (i: number) => ({ gateway: 'gw-1', kind: 'data', receivedMs: T0 + i, reasonCode: 'malformed', reason: `junk ${i}`, bytes: Uint8Array.of(i) });
+      for (let i = 0; i < opts.quarantineCap + 2; i++) await store.quarantine(entry(i));
+      await store.quarantine({ ...entry(0), gateway: 'gw-2' });
+      expect(await store.quarantineCount('gw-1')).toBe(opts.quarantineCap);
+      expect(await store.quarantineCount()).toBe(opts.quarantineCap + 1);
+    });
+
+    it('keeps the registry: tenants, gateways, revocation and tokens, with a revision that moves on every change', async () => {
+      const r0 = await store.registryRevision();
+      await store.applyRegistry({ op: 'addTenant', id: 'acme', atMs: T0 });
+      await expect(store.applyRegistry({ op: 'addTenant', id: 'acme', atMs: T0 })).rejects.toMatchObject({ code: 'tenant_exists' });
+      await expect(store.applyRegistry({ op: 'addGateway', id: 'g9', tenant: 'nope', passwordHash: 'h', atMs: T0 })).rejects.toMatchObject({ code: 'unknown_tenant' });
+      await store.applyRegistry({ op: 'addGateway', id: 'g9', tenant: 'acme', passwordHash: 'scrypt$h', atMs: T0 });
+      await expect(store.applyRegistry({ op: 'addGateway', id: 'g9', tenant: 'acme', passwordHash: 'h', atMs: T0 })).rejects.toMatchObject({ code: 'gateway_exists' });
+      await store.applyRegistry({ op: 'addToken', id: 'tok-1', tenant: 'acme', tokenHash: 'scrypt$t', atMs: T0 });
+      let reg = await store.loadRegistry();
+      expect(reg.revision).toBe(r0 + 3);
+      expect(reg.tenants).toContain('acme');
+      expect(reg.gateways.find((g) => g.id === 'g9')).toEqual({ id: 'g9', tenant: 'acme', passwordHash: 'scrypt$h', revoked: false });
+      expect(reg.tokens).toEqual([{ id: 'tok-1', tenant: 'acme', tokenHash: 'scrypt$t', revoked: false }]);
+      await store.applyRegistry({ op: 'revokeGateway', id: 'g9', atMs: T0 });
+      await expect(store.applyRegistry({ op: 'revokeGateway', id: 'g9', atMs: T0 })).rejects.toMatchObject({ code: 'already_revoked' });
+      await expect(store.applyRegistry({ op: 'revokeGateway', id: 'nope', atMs: T0 })).rejects.toMatchObject({ code: 'unknown_gateway' });
+      // Seeding from a config does not bring a revoked gateway back.
+      await store.applyRegistry({ op: 'seedGateways', gateways: [{ id: 'g9', tenant: 'acme', passwordHash: 'scrypt$new' }, { id: 'g10', tenant: 'newco', passwordHash: 'scrypt$10' }], atMs: T0 });
+      reg = await store.loadRegistry();
+      expect(reg.gateways.find((g) => g.id === 'g9')).toEqual({ id: 'g9', tenant: 'acme', passwordHash: null, revoked: true });
+      expect(reg.gateways.find((g) => g.id === 'g10')).toMatchObject({ tenant: 'newco', revoked: false });
+      expect(reg.tenants).toContain('newco');
+      expect(await store.registryRevision()).toBe(reg.revision);
+    });
+
+    it('keeps what was committed across a close and reopen', async () => {
+      await store.upsertCatalog('gw-1', CATALOG);
+      const bytes = batchBytes([r(1, 0, 42)], 1);
+      const batch: DecodedBatch = decodeBatch(bytes);
+      await store.writeBatch('gw-1', batch, { receivedMs: T0, bytes });
+      await store.close();
+      store = await open(tmp.dir);
+      expect(await store.writeBatch('gw-1', batch, { receivedMs: T0, bytes })).toMatchObject({ result: 'duplicate' });
+      expect((await store.latest({}))[0]).toMatchObject({ key: 'pump/flow', value: 42 });
+    });
+  });
+}

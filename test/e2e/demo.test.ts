@@ -1,0 +1,44 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { createServer, type Server } from 'node:net';
+import { spawnJinyun, stopChild, type Child } from '../../cli/process.js';
+import { tempDir } from '../helpers/tmp.js';
+import { getJson } from '../helpers/edge-child.js';
+
+function occupy(port: number): Promise<Server | null> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once('error', () => resolve(null));
+    s.listen(port, '127.0.0.1', () => resolve(s));
+  });
+}
+
+/** `npm start` runs this command; it must work where 1883 and 8080 are already taken. */
+describe('jinyun demo', () => {
+  const tmp = tempDir('jinyun-demo-');
+  let demo: Child | undefined;
+  const held: Server[] = [];
+
+  afterAll(async () => {
+    if (demo) await stopChild(demo, 'SIGINT');
+    for (const s of held) s.close();
+    tmp.cleanup();
+  });
+
+  it('shows live coal-mine values within 15 s although ports 1883 and 8080 are taken', async () => {
+    for (const p of [1883, 8080]) {
+      const s = await occupy(p);
+      if (s) held.push(s);
+    }
+    const t0 = performance.now();
+    demo = spawnJinyun(['demo'], { env: { JINYUN_DEMO_DIR: tmp.dir, MQTT_PORT: '', HTTP_PORT: '' } });
+    const ready = await demo.waitFor('ready', 15_000);
+    expect(performance.now() - t0).toBeLessThan(15_000);
+    expect(ready.mqttPort).not.toBe(1883);
+    expect(ready.httpPort).not.toBe(8080);
+    const latest = await getJson<{ items: { key: string; value: unknown; quality: { name: string } }[] }>(`${String(ready.api)}/latest`);
+    const methane = latest.items.find((i) => i.key === 'gas-monitor/methane');
+    expect(methane?.quality.name).toBe('Good');
+    expect(typeof methane?.value).toBe('number');
+    expect(latest.items.length).toBeGreaterThan(5);
+  });
+});

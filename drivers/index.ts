@@ -1,10 +1,8 @@
 import { z } from 'zod';
 import type { Driver, DriverContext } from './driver.js';
 import { modbusRtuDeviceSchema, modbusRtuOverTcpDeviceSchema, modbusTcpDeviceSchema } from './modbus/config.js';
-import { ModbusDriver, modbusEndpoint } from './modbus/modbus-driver.js';
+import { modbusEndpoint } from './modbus/config.js';
 import { opcuaDeviceSchema, opcuaEndpoint } from './opcua/config.js';
-import { OpcuaDriver } from './opcua/opcua-driver.js';
-import { OpcuaSubscribingDriver } from './opcua/opcua-subscriber.js';
 
 /**
  * Every driver the gateway knows, listed explicitly (no loading by name). To add one: its device
@@ -30,14 +28,26 @@ function unreachable(device: never): never {
   throw new Error(`unknown device type ${JSON.stringify((device as { type?: unknown }).type)}`);
 }
 
-export function createDriver(device: DeviceConfig, ctx: DriverContext): Driver {
+/**
+ * Creates the driver for one device. Driver code is loaded on first use, so a Modbus-only gateway
+ * never loads the OPC UA stack (memory on small edge boxes, start-up time, and no library noise).
+ */
+export async function createDriver(device: DeviceConfig, ctx: DriverContext): Promise<Driver> {
   switch (device.type) {
     case 'modbus-tcp':
     case 'modbus-rtu':
-    case 'modbus-rtu-over-tcp':
+    case 'modbus-rtu-over-tcp': {
+      const { ModbusDriver } = await import('./modbus/modbus-driver.js');
       return new ModbusDriver(device, ctx);
-    case 'opcua':
-      return device.mode === 'subscribe' ? new OpcuaSubscribingDriver(device, ctx) : new OpcuaDriver(device, ctx);
+    }
+    case 'opcua': {
+      if (device.mode === 'subscribe') {
+        const { OpcuaSubscribingDriver } = await import('./opcua/opcua-subscriber.js');
+        return new OpcuaSubscribingDriver(device, ctx);
+      }
+      const { OpcuaDriver } = await import('./opcua/opcua-driver.js');
+      return new OpcuaDriver(device, ctx);
+    }
     default:
       return unreachable(device);
   }

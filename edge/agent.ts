@@ -48,7 +48,7 @@ export async function startEdgeAgent(config: EdgeConfig, ctx: EdgeContext): Prom
   const pollers: (Poller | Subscriber)[] = [];
   for (const device of config.devices) {
     const dlog = log.child({ device: device.name });
-    const driver = createDriver(device, { logger: dlog });
+    const driver = await createDriver(device, { logger: dlog });
     drivers.push({ name: device.name, driver });
     const points: Point[] = device.tags.map((t) => ({ tagId: idOf(device.name, t.name), key: tagKey(device.name, t.name), config: t }));
     await driver.connect().catch((err) => dlog.warn({ err: errorMessage(err) }, 'device not reachable at start; will keep trying'));

@@ -220,3 +220,10 @@ export const modbusDeviceSchemas = { 'modbus-tcp': modbusTcpDeviceSchema, 'modbu
 export function defaultInterFrameDelayMs(baudRate: number): number {
   return Math.max(1.75, (3.5 * 11 * 1000) / baudRate);
 }
+
+/** "127.0.0.1:5020 unit 1", "/dev/ttyUSB0 9600 8N1 unit 3": no credentials, safe for logs and the catalog. */
+export function modbusEndpoint(d: ModbusDevice | Pick<ModbusDevice & { host: string; port: number }, 'host' | 'port' | 'unitId'>): string {
+  if ('type' in d && d.type === 'modbus-rtu') return `${d.path} ${d.baudRate} ${d.dataBits}${d.parity[0]!.toUpperCase()}${d.stopBits} unit ${d.unitId}`;
+  const n = d as { host: string; port: number; unitId: number; type?: string };
+  return `${n.type === 'modbus-rtu-over-tcp' ? 'rtu over tcp ' : ''}${n.host}:${n.port} unit ${n.unitId}`;
+}

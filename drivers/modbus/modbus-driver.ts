@@ -5,13 +5,15 @@ import { Quality } from '../../core/quality.js';
 import type { Reading } from '../../core/reading.js';
 import type { DeviceHealth, Driver, DriverContext, Point } from '../driver.js';
 import { classifyFault, type Fault } from './classify-fault.js';
-import { isBitTable, modbusDeviceSchemas, modbusTagSchema, typeWidth, type ModbusDevice, type ModbusTag } from './config.js';
+import { isBitTable, modbusDeviceSchemas, modbusEndpoint, modbusTagSchema, typeWidth, type ModbusDevice, type ModbusTag } from './config.js';
 import { parseReadResponse, readRequestPdu } from './frames.js';
 import { HealthTracker } from './health-tracker.js';
 import { LineBackoffError } from './line.js';
 import { sharedLines, type LineLease, type LineRegistry } from './line-registry.js';
 import { planReads, tableLimits, type ReadRequest } from './planner.js';
 import { compileDecoder, type TagDecoder } from './tag-decoder.js';
+
+export { modbusEndpoint };
 
 type ModbusPoint = Point<ModbusTag>;
 
@@ -45,13 +47,6 @@ export interface ModbusDriverContext extends DriverContext {
 const NOT_CONNECTED: Fault = { kind: 'not_connected', quality: Quality.BadNotConnected, message: 'not connected', reconnect: false, deviceDown: false, configProblem: false };
 /** Faults after which the rest of the poll is not sent and the device waits a backoff. */
 const DEVICE_FAULTS = new Set(['timeout', 'connection']);
-
-/** "127.0.0.1:5020 unit 1", "/dev/ttyUSB0 9600 8N1 unit 3": no credentials, safe for logs and the catalog. */
-export function modbusEndpoint(d: ModbusDevice | Pick<ModbusDevice & { host: string; port: number }, 'host' | 'port' | 'unitId'>): string {
-  if ('type' in d && d.type === 'modbus-rtu') return `${d.path} ${d.baudRate} ${d.dataBits}${d.parity[0]!.toUpperCase()}${d.stopBits} unit ${d.unitId}`;
-  const n = d as { host: string; port: number; unitId: number; type?: string };
-  return `${n.type === 'modbus-rtu-over-tcp' ? 'rtu over tcp ' : ''}${n.host}:${n.port} unit ${n.unitId}`;
-}
 
 function parseDevice(device: ModbusDevice): ModbusDevice {
   const schema = modbusDeviceSchemas[device.type] as (typeof modbusDeviceSchemas)['modbus-tcp'] | undefined;

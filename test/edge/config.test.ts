@@ -75,6 +75,6 @@ describe('edge config', () => {
   });
 
   it('refuses a bool on a holding register with a message that says what to use', () => {
-    expect(message(GOOD.replace('type: uint16', 'type: bool'))).toContain('devices[0].tags[1].type: type "bool" is only allowed on table coil or discrete');
+    expect(message(GOOD.replace('type: uint16', 'type: bool'))).toContain('edge.yaml:16: devices[0].tags[1].type: type "bool" on a holding register needs "bit" (0-15); or use a numeric type');
   });
 });

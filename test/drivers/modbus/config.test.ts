@@ -77,9 +77,9 @@ describe('modbusTcpDeviceSchema', () => {
 describe('drivers/index', () => {
   const parsed = deviceSchema.parse({ ...device, port: 5020, tags: [{ ...tag, unit: '%CH4', description: 'methane' }, { name: 'run', table: 'coil', address: 3, type: 'bool' }] });
 
-  it('selects the driver by type', () => {
+  it('selects the driver by type', async () => {
     expect(issues(deviceSchema, { ...device, type: 'profibus' })[0]?.path).toBe('type');
-    expect(createDriver(parsed, { logger: silentLogger() })).toBeInstanceOf(ModbusTcpDriver);
+    expect(await createDriver(parsed, { logger: silentLogger() })).toBeInstanceOf(ModbusTcpDriver);
   });
 
   it('describes the endpoint and the tags', () => {

@@ -30,7 +30,7 @@ describe('drivers/modbus/README.md sample config', () => {
     const expected = coalMineValues(1500, { seed: 1 });
     for (const device of devices) {
       if (device.type !== 'modbus-tcp') continue;
-      const driver = createDriver(device, { logger: silentLogger() });
+      const driver = await createDriver(device, { logger: silentLogger() });
       try {
         const points = device.tags.map((t, i) => ({ tagId: i, key: `${device.name}/${t.name}`, config: t }));
         const readings = await driver.read(points);

@@ -7,6 +7,8 @@ import { isSubscribingDriver, type Driver, type Point, type DeviceHealth } from 
 import { tagKey, type EdgeConfig } from './config.js';
 import { Spool, SPOOL_DEFAULTS } from './spool.js';
 import { Poller } from './poller.js';
+import { ReportFilter, type ReportCounters, type ReportRule } from './report-filter.js';
+import { reportRules } from './report-config.js';
 import { Subscriber } from './subscriber.js';
 import { startUplink, type Uplink } from './uplink.js';
 import { EdgeMonitor } from './monitor.js';
@@ -24,7 +26,7 @@ export interface EdgeAgent {
   readonly monitor: EdgeMonitor;
   /** Port of the local /healthz and /metrics endpoint; null when http.enabled is false. */
   readonly httpPort: number | null;
-  devices(): { name: string; health: DeviceHealth }[];
+  devices(): { name: string; health: DeviceHealth; poll: Poller['counters']; report: ReportCounters }[];
   close(): Promise<void>;
 }
 
@@ -44,15 +46,20 @@ export async function startEdgeAgent(config: EdgeConfig, ctx: EdgeContext): Prom
   };
   const uplink = startUplink({ gateway: config.gateway, uplink: config.uplink, spool, catalog, logger: log });
 
-  const drivers: { name: string; driver: Driver }[] = [];
+  const drivers: { name: string; driver: Driver; filter: ReportFilter }[] = [];
   const pollers: (Poller | Subscriber)[] = [];
   for (const device of config.devices) {
     const dlog = log.child({ device: device.name });
     const driver = await createDriver(device, { logger: dlog });
-    drivers.push({ name: device.name, driver });
+    // Deadband and report by exception come before the spool: what is held back is counted, not spooled.
+    const byName = reportRules(config.reportByException, device.name, device.tags.map((t) => t.name));
+    const filter = new ReportFilter(new Map<number, ReportRule>([...byName].map(([tag, rule]) => [idOf(device.name, tag), rule])));
+    drivers.push({ name: device.name, driver, filter });
     const points: Point[] = device.tags.map((t) => ({ tagId: idOf(device.name, t.name), key: tagKey(device.name, t.name), config: t }));
     await driver.connect().catch((err) => dlog.warn({ err: errorMessage(err) }, 'device not reachable at start; will keep trying'));
-    const sink = async (readings: Reading[]): Promise<void> => {
+    const sink = async (all: Reading[]): Promise<void> => {
+      const readings = filter.apply(all);
+      if (readings.length === 0) return;
       await spool.append(readings, device.name);
       uplink.forwarder.notifyAppended();
     };
@@ -61,7 +68,7 @@ export async function startEdgeAgent(config: EdgeConfig, ctx: EdgeContext): Prom
   }
   for (const p of pollers) p.start();
 
-  const devices = () => drivers.map(({ name, driver }, i) => ({ name, health: driver.health(), poll: pollers[i]!.counters }));
+  const devices = () => drivers.map(({ name, driver, filter }, i) => ({ name, health: driver.health(), poll: pollers[i]!.counters, report: filter.counters }));
   const monitor = new EdgeMonitor({ spool, spoolPath: config.spool.path, forwarder: uplink.forwarder, link: uplink.link, devices });
   const health = startHealthPublisher({ monitor, link: uplink.link, topic: uplink.topics.health, intervalMs: config.health.intervalMs, logger: log });
   let http: EdgeHttpServer | null = null;

@@ -3,6 +3,7 @@ import { loadConfigFile, type ConfigCheck } from '../core/config-file.js';
 import type { ConfigIssue } from '../core/errors.js';
 import { ID_PATTERN } from '../core/topics.js';
 import { deviceSchema } from '../drivers/index.js';
+import { checkReportNames, reportByExceptionSchema } from './report-config.js';
 
 const id = (what: string) => z.string().regex(ID_PATTERN, `${what} must be 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit`);
 
@@ -59,6 +60,7 @@ export const edgeConfigSchema = z.strictObject({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   }).prefault({}),
   devices: z.array(deviceSchema).min(1, 'at least one device is needed').describe('The equipment this gateway reads.'),
+  reportByException: reportByExceptionSchema,
 });
 
 export type EdgeConfig = z.output<typeof edgeConfigSchema>;
@@ -81,7 +83,7 @@ const uniqueNames: ConfigCheck<EdgeConfig> = (cfg) => {
 };
 
 export function loadEdgeConfig(file: string, env?: Record<string, string | undefined>): EdgeConfig {
-  return loadConfigFile(file, edgeConfigSchema, [uniqueNames], env ? { env } : {});
+  return loadConfigFile(file, edgeConfigSchema, [uniqueNames, (cfg) => checkReportNames(cfg.reportByException, cfg.devices)], env ? { env } : {});
 }
 
 export function tagKey(device: string, tag: string): string {

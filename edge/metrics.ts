@@ -62,6 +62,8 @@ export const METRIC_DEFS: MetricDef[] = [
   { name: 'jinyun_edge_poll_cycles_total', help: 'Poll cycles run.', type: 'counter', labels: ['device'], fill: perDevice((d) => d.poll.cycles) },
   { name: 'jinyun_edge_poll_overruns_total', help: 'Poll slots skipped because a read took longer than the interval.', type: 'counter', labels: ['device'], fill: perDevice((d) => d.poll.overruns) },
   { name: 'jinyun_edge_poll_readings_total', help: 'Readings produced by polling.', type: 'counter', labels: ['device'], fill: perDevice((d) => d.poll.readings) },
+  { name: 'jinyun_edge_report_suppressed_readings_total', help: 'Readings held back by deadband / report by exception (not spooled).', type: 'counter', labels: ['device'], fill: perDevice((d) => d.report?.suppressed ?? 0) },
+  { name: 'jinyun_edge_report_heartbeats_total', help: 'Unchanged readings reported because their heartbeat was due.', type: 'counter', labels: ['device'], fill: perDevice((d) => d.report?.heartbeats ?? 0) },
   { name: 'jinyun_edge_spool_append_errors_total', help: 'Poll results that could not be appended to the spool (readings lost).', type: 'counter', labels: ['device'], fill: perDevice((d) => d.poll.sinkErrors) },
   { name: 'jinyun_edge_clock_state', help: '1 for the current wall-clock state (unknown, synced, unsynced), 0 for the others.', type: 'gauge', labels: ['state'],
     fill: (s, _a, e) => { for (const st of CLOCK_STATES) e(s.clock.state === st ? 1 : 0, { state: st }); } },

@@ -5,6 +5,7 @@ import { errorMessage } from '../core/errors.js';
 import type { DeviceHealth } from '../drivers/driver.js';
 import type { SpoolStats } from './spool.js';
 import type { Poller } from './poller.js';
+import type { ReportCounters } from './report-filter.js';
 import type { Forwarder } from './forwarder.js';
 import type { MqttLink } from './mqtt-link.js';
 import { ClockMonitor, type ClockReport } from './clock.js';
@@ -13,6 +14,8 @@ export interface DeviceSnapshot {
   name: string;
   health: DeviceHealth;
   poll: Poller['counters'];
+  /** Deadband / report-by-exception counts (absent in tests that build a monitor by hand). */
+  report?: ReportCounters;
 }
 
 /** Everything the agent knows about itself at one moment; feeds /healthz, /metrics and the Health message. */
@@ -89,7 +92,7 @@ export class EdgeMonitor {
     return {
       timeMs: Date.now(), uptimeS: Math.round((now - this.started) / 1000), spool: spool.s, spoolError: spool.e, spoolFileBytes, disk,
       forwarder: { ...this.src.forwarder.counters }, link: { ...this.src.link.counters, connected: this.src.link.connected, lastError: this.src.link.lastError ?? '' },
-      devices: this.src.devices().map((d) => ({ name: d.name, health: d.health, poll: { ...d.poll } })),
+      devices: this.src.devices().map((d) => ({ name: d.name, health: d.health, poll: { ...d.poll }, ...(d.report ? { report: { ...d.report } } : {}) })),
       process: { rssBytes: mem.rss, heapUsedBytes: mem.heapUsed, cpuUserUs: cpu.user, cpuSystemUs: cpu.system, systemFreeBytes: freemem() },
       clock: this.clock.check(),
     };

@@ -13,7 +13,8 @@ import { coalMineSeries, type SyntheticSeries } from './synthetic.js';
  */
 export class EdgeRig {
   private constructor(readonly spool: Spool, readonly uplink: Uplink, readonly cloud: CloudChild, private readonly series: SyntheticSeries[], private readonly ids: Map<string, number>) {}
-  private t = Date.UTC(2026, 10, 23);
+  /** Source time of the next readings: in the past (the ingest quarantines readings from the future), 1 s per 10 readings. */
+  private t = Math.floor(Date.now() / 1000) * 1000 - 30 * 86_400_000;
 
   static async start(dir: string, opts: { cloud?: CloudChild } = {}): Promise<EdgeRig> {
     const cloud = opts.cloud ?? await startCloudChild(dir);
@@ -45,8 +46,15 @@ export class EdgeRig {
     }
   }
 
-  async untilAcked(total: number): Promise<void> {
-    while (this.uplink.forwarder.counters.ackedReadings < total) await new Promise((r) => setTimeout(r, 5));
+  /** Waits until `total` readings are ACKed; fails at once when the ingest rejects a batch, or after timeoutMs. */
+  async untilAcked(total: number, timeoutMs = 600_000): Promise<void> {
+    const end = performance.now() + timeoutMs;
+    const c = this.uplink.forwarder.counters;
+    while (c.ackedReadings < total) {
+      if (c.rejected > 0) throw new Error(`the ingest rejected ${c.rejected} batch(es); see the spool's quarantine table`);
+      if (performance.now() > end) throw new Error(`only ${c.ackedReadings} of ${total} readings ACKed after ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
   }
 
   async close(): Promise<void> {

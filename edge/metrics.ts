@@ -38,6 +38,7 @@ export const METRIC_DEFS: MetricDef[] = [
     fill: (s, _a, e) => { for (const [device, n] of Object.entries(s.spool?.droppedBySource ?? {})) e(n, { device }); } },
   { name: 'jinyun_edge_spool_bytes', help: 'Encoded bytes of the readings held in the spool.', type: 'gauge', fill: (s, _a, e) => e(s.spool?.bytes ?? 0) },
   { name: 'jinyun_edge_spool_disk_full', help: '1 while the spool cannot grow (disk full or file quota reached).', type: 'gauge', fill: (s, _a, e) => e(s.spool?.diskFull ? 1 : 0) },
+  { name: 'jinyun_edge_spool_wal_checkpoints_total', help: 'WAL checkpoints that truncated the spool WAL to zero bytes (after drains, and periodically).', type: 'counter', fill: (s, _a, e) => e(s.spool?.checkpoints ?? 0) },
   { name: 'jinyun_edge_spool_quarantined_readings_total', help: 'Readings in batches the ingest rejected for good since start.', type: 'counter', fill: (s, _a, e) => e(s.spool?.quarantined ?? 0) },
   { name: 'jinyun_edge_batches_sent_total', help: 'Batch publishes (first sends and resends).', type: 'counter', fill: (s, _a, e) => e(s.forwarder.sent) },
   { name: 'jinyun_edge_batches_resent_total', help: 'Batch publishes that were resends.', type: 'counter', fill: (s, _a, e) => e(s.forwarder.resent) },

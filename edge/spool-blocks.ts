@@ -1,5 +1,5 @@
 import type { Reading, SequencedReading } from '../core/reading.js';
-import { encodeBlock, type StoredBlock } from '../proto/codec.js';
+import { blockWireBytes, encodeBlock, fitsTimeBase, type StoredBlock } from '../proto/codec.js';
 
 export interface BlockLimits {
   maxBlockReadings: number;
@@ -45,3 +45,31 @@ export interface BlockRow {
 }
 
 export const toStored = (r: BlockRow): StoredBlock => ({ seqFirst: r.seq_first, count: r.count, baseTs: r.base_ts, bytes: r.bytes });
+
+/**
+ * The longest run of blocks from the start of `rows` (in seq order for the head, reverse for the
+ * tail) that follow each other, share an epoch and a time base, and fit the batch limits. Returned
+ * in seq order.
+ */
+export function pickRun(rows: BlockRow[], limits: { maxReadings: number; maxBytes: number }, end: 'head' | 'tail'): BlockRow[] {
+  const picked: BlockRow[] = [];
+  let count = 0;
+  let bytes = 64;
+  for (const r of rows) {
+    const prev = picked[picked.length - 1];
+    const anchor = picked[0];
+    if (prev && anchor) {
+      const follows = end === 'head' ? r.seq_first === prev.seq_last + 1 : r.seq_last === prev.seq_first - 1;
+      if (!follows || r.epoch !== anchor.epoch || !fitsTimeBase(anchor.base_ts, r.base_ts)) break;
+    }
+    const wire = blockWireBytes(toStored(r));
+    if (prev && (count + r.count > limits.maxReadings || bytes + wire > limits.maxBytes)) break;
+    picked.push(r);
+    count += r.count;
+    bytes += wire;
+  }
+  if (end === 'tail') picked.reverse();
+  // Every block's time must fit the batch base, which is the oldest block's.
+  while (picked.length > 1 && picked.some((r) => !fitsTimeBase(picked[0]!.base_ts, r.base_ts))) picked.shift();
+  return picked;
+}

@@ -137,6 +137,17 @@ export class SpoolStore {
     return (await this.db.get<{ n: number }>('SELECT COUNT(*) AS n FROM batches'))?.n ?? 0;
   }
 
+  /**
+   * Copies the WAL into the database and truncates it to zero bytes (wal_checkpoint(TRUNCATE)), after
+   * the transactions queued so far. Returns false when a reader kept it from completing (busy); it is
+   * tried again next time.
+   */
+  async checkpoint(): Promise<boolean> {
+    await this.db.transaction(async () => undefined);
+    const row = await this.db.get<{ busy: number }>('PRAGMA wal_checkpoint(TRUNCATE)');
+    return row?.busy === 0;
+  }
+
   async close(): Promise<void> {
     await this.db.exec('PRAGMA wal_checkpoint(TRUNCATE)').catch(() => undefined);
     await this.db.close();

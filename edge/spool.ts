@@ -4,10 +4,10 @@ import type { Logger } from '../core/logger.js';
 import type { Reading } from '../core/reading.js';
 import { Sqlite, sqliteCode } from '../core/sqlite.js';
 import { errorMessage } from '../core/errors.js';
-import { blockWireBytes, fitsTimeBase, type StoredBlock } from '../proto/codec.js';
+import type { StoredBlock } from '../proto/codec.js';
 import { migrate } from './spool-schema.js';
 import { moveReadingsToBlocks } from './spool-migrate-v2.js';
-import { toBlocks, toStored, type BlockRow } from './spool-blocks.js';
+import { pickRun, toBlocks, toStored } from './spool-blocks.js';
 import { fits, overflow, type SpoolCaps, type Usage } from './spool-policy.js';
 import { SpoolStore } from './spool-store.js';
 
@@ -19,6 +19,8 @@ export interface SpoolOptions extends SpoolCaps {
   maxFileBytes: number;
   maxBlockReadings: number;
   maxBlockBytes: number;
+  /** The WAL is checkpointed and truncated after ACKs at most this often, and at once when a backlog of 100,000+ readings has drained. */
+  checkpointIntervalMs?: number;
   logger: Logger;
   now?: () => number;
 }
@@ -58,6 +60,8 @@ export interface SpoolStats {
   dropped: number;
   droppedBySource: Record<string, number>;
   quarantined: number;
+  /** WAL checkpoints (TRUNCATE) done since start. */
+  checkpoints: number;
   diskFull: boolean;
   lastError: string;
 }
@@ -82,7 +86,8 @@ export class Spool {
   private pending: Pending[] = [];
   private flushing: Promise<void> | null = null;
   private wakeTimer: NodeJS.Timeout | null = null;
-  private counters = { appended: 0, acked: 0, dropped: 0, quarantined: 0 };
+  private counters = { appended: 0, acked: 0, dropped: 0, quarantined: 0, checkpoints: 0 };
+  private lastCheckpoint = { at: performance.now(), acked: 0 };
   private diskFull = false;
   private lastError = '';
   private readonly now: () => number;
@@ -97,7 +102,9 @@ export class Spool {
     const db = await Sqlite.open(opts.path);
     try {
       chmodSync(opts.path, 0o600);
-      await db.exec('PRAGMA journal_mode=WAL; PRAGMA busy_timeout=5000; PRAGMA journal_size_limit=67108864; PRAGMA temp_store=MEMORY;');
+      // The WAL is kept small: automatic checkpoints every 1000 pages, the file cut back to 64 MiB after
+      // one, and checkpoint(TRUNCATE) to zero bytes after drains (see maybeCheckpoint).
+      await db.exec('PRAGMA journal_mode=WAL; PRAGMA busy_timeout=5000; PRAGMA wal_autocheckpoint=1000; PRAGMA journal_size_limit=67108864; PRAGMA temp_store=MEMORY;');
       await migrate(db, { 2: moveReadingsToBlocks });
       const store = await SpoolStore.open(db, opts);
       opts.logger.info({ producerId: store.producerId, epoch: store.epoch, depth: store.used.readings, path: opts.path }, 'spool opened');
@@ -266,7 +273,22 @@ export class Spool {
     const deleted = await this.store.transaction((tx) => tx.deleteRange(batch));
     this.counters.acked += deleted;
     this.wake();
+    await this.maybeCheckpoint();
     return deleted;
+  }
+
+  /** Truncates the WAL when the interval is up, or at once when a large backlog has just drained. */
+  private async maybeCheckpoint(): Promise<void> {
+    const since = this.counters.acked - this.lastCheckpoint.acked;
+    const due = performance.now() - this.lastCheckpoint.at >= (this.opts.checkpointIntervalMs ?? 60_000);
+    const drained = this.store.used.readings === 0 && since >= 100_000;
+    if (since === 0 || (!due && !drained)) return;
+    this.lastCheckpoint = { at: performance.now(), acked: this.counters.acked };
+    try {
+      if (await this.store.checkpoint()) this.counters.checkpoints++;
+    } catch (err) {
+      this.opts.logger.warn({ err: errorMessage(err) }, 'WAL checkpoint failed; tried again later');
+    }
   }
 
   /** The ingest refused the batch for good: keep its bytes for inspection, never resend it. */
@@ -300,32 +322,4 @@ export class Spool {
     for (const p of this.pending.splice(0)) p.reject(new Error('spool closed'));
     await this.store.close();
   }
-}
-
-/**
- * The longest run of blocks from the start of `rows` (in seq order for the head, reverse for the
- * tail) that follow each other, share an epoch and a time base, and fit the batch limits. Returned
- * in seq order.
- */
-function pickRun(rows: BlockRow[], limits: BatchLimits, end: 'head' | 'tail'): BlockRow[] {
-  const picked: BlockRow[] = [];
-  let count = 0;
-  let bytes = 64;
-  for (const r of rows) {
-    const prev = picked[picked.length - 1];
-    const anchor = picked[0];
-    if (prev && anchor) {
-      const follows = end === 'head' ? r.seq_first === prev.seq_last + 1 : r.seq_last === prev.seq_first - 1;
-      if (!follows || r.epoch !== anchor.epoch || !fitsTimeBase(anchor.base_ts, r.base_ts)) break;
-    }
-    const wire = blockWireBytes(toStored(r));
-    if (prev && (count + r.count > limits.maxReadings || bytes + wire > limits.maxBytes)) break;
-    picked.push(r);
-    count += r.count;
-    bytes += wire;
-  }
-  if (end === 'tail') picked.reverse();
-  // Every block's time must fit the batch base, which is the oldest block's.
-  while (picked.length > 1 && picked.some((r) => !fitsTimeBase(picked[0]!.base_ts, r.base_ts))) picked.shift();
-  return picked;
 }

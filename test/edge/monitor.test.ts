@@ -11,7 +11,7 @@ import { healthData } from '../../edge/health-message.js';
 import type { SpoolStats } from '../../edge/spool.js';
 import { tempDir } from '../helpers/tmp.js';
 
-const stats = (over: Partial<SpoolStats> = {}): SpoolStats => ({ depth: 0, bytes: 0, oldestTs: null, sealedBatches: 0, appended: 0, acked: 0, dropped: 0, droppedBySource: {}, quarantined: 0, diskFull: false, lastError: '', ...over });
+const stats = (over: Partial<SpoolStats> = {}): SpoolStats => ({ depth: 0, bytes: 0, oldestTs: null, sealedBatches: 0, appended: 0, acked: 0, dropped: 0, droppedBySource: {}, quarantined: 0, checkpoints: 0, diskFull: false, lastError: '', ...over });
 
 function fakeSources(dir: string) {
   const state = {

@@ -93,6 +93,9 @@ describe('fault: kill -9 of the edge agent and of the cloud bridge mid-stream', 
       expect(keys[1]!.lo).toBe(keys[0]!.hi + 1);
       const batches = await store.get<{ n: number }>('SELECT COUNT(*) AS n FROM batches');
       expect(batches!.n).toBeGreaterThan(3);
+      const spool = await Sqlite.open(join(tmp.dir, 'spool.db'), { readonly: true });
+      expect(await spool.get('PRAGMA integrity_check')).toEqual({ integrity_check: 'ok' });
+      await spool.close();
     } finally {
       await store.close();
     }

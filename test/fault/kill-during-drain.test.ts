@@ -74,5 +74,9 @@ describe('fault: kill -9 of the edge during a backlog drain', () => {
       expect(k.d).toBe(k.n);
       expect(k.hi - k.lo + 1).toBe(k.n);
     }
+    // The spool recovered from the kill intact (read while the restarted agent uses it).
+    const spool = await Sqlite.open(join(tmp.dir, 'spool.db'), { readonly: true });
+    expect(await spool.get('PRAGMA integrity_check')).toEqual({ integrity_check: 'ok' });
+    await spool.close();
   }, 120_000);
 });

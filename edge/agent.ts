@@ -81,7 +81,9 @@ export async function startEdgeAgent(config: EdgeConfig, ctx: EdgeContext): Prom
     async close() {
       health.stop();
       await http?.close();
-      await Promise.all(pollers.map((p) => p.stop()));
+      const stopping = Promise.all(pollers.map((p) => p.stop()));
+      spool.releaseWaiting();
+      await stopping;
       await uplink.close();
       await Promise.all(drivers.map(({ driver }) => driver.close().catch(() => undefined)));
       await spool.close();

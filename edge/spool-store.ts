@@ -6,6 +6,7 @@ import type { Usage } from './spool-policy.js';
 
 /** True when block b lies inside a sealed batch (batches never overlap; their key is seq_first). */
 const COVERED = 'COALESCE((SELECT t.seq_last FROM batches t WHERE t.seq_first <= b.seq_first ORDER BY t.seq_first DESC LIMIT 1), -1) >= b.seq_first';
+const ADD_DROP = 'INSERT INTO drops (source, readings) VALUES (?, ?) ON CONFLICT(source) DO UPDATE SET readings = readings + excluded.readings';
 const BLOCK_COLS = 'b.seq_first, b.seq_last, b.epoch, b.count, b.base_ts, b.bytes';
 
 interface BatchRow { seq_first: number; seq_last: number; epoch: number; count: number; historical: number; attempts: number }
@@ -53,7 +54,7 @@ export class SpoolStore {
   }
 
   /** Runs fn in one write transaction; the in-memory counts change only when it commits. */
-  async transaction<T>(fn: (tx: SpoolTx) => Promise<T>): Promise<T> {
+  async transaction<T>(fn: (tx: SpoolTx) => Promise<T>, onCommit?: () => void): Promise<T> {
     let tx: SpoolTx | null = null;
     const result = await this.db.transaction(() => {
       // Made when the transaction really starts (transactions queue up), so it sees the counts
@@ -67,6 +68,8 @@ export class SpoolStore {
       this.used = done.used;
       this.unsealed = done.unsealed + (this.unsealed - done.startUnsealed);
     }
+    // In the same synchronous step as the counts above, so no reader sees one without the other.
+    onCommit?.();
     return result;
   }
 
@@ -86,9 +89,15 @@ export class SpoolStore {
     return this.db.transaction(() => this.db.run(sql, params));
   }
 
+  /** A drop that could not be written with its transaction (disk full): counted now, written when it can be. */
   addDrop(source: string, n: number): void {
+    this.noteDrop(source, n);
+    void this.write(ADD_DROP, [source, n]).catch(() => undefined);
+  }
+
+  /** A drop already written by its transaction (SpoolTx.recordDrops). */
+  noteDrop(source: string, n: number): void {
     this.drops.set(source, (this.drops.get(source) ?? 0) + n);
-    void this.write('INSERT INTO drops (source, readings) VALUES (?, ?) ON CONFLICT(source) DO UPDATE SET readings = readings + excluded.readings', [source, n]).catch(() => undefined);
   }
 
   dropsBySource(): Record<string, number> {
@@ -159,6 +168,10 @@ export class SpoolTx {
   readonly startUnsealed: number;
   constructor(private readonly db: Sqlite, private readonly epoch: number, public nextSeq: number, public used: Usage, public unsealed: number) {
     this.startUnsealed = unsealed;
+  }
+
+  async recordDrops(bySource: Map<string, number>): Promise<void> {
+    for (const [source, n] of bySource) await this.db.run(ADD_DROP, [source, n]);
   }
 
   async insertBlocks(blocks: StoredBlock[], source: string, nowMs: number): Promise<void> {

@@ -155,29 +155,39 @@ export class Spool {
     }
   }
 
-  /** One transaction for the whole group; returns the callers that must wait (policy block). */
+  /**
+   * One transaction for the whole group; returns the callers that must wait (policy block). Drops
+   * are written in the same transaction, and every counter changes only once it commits, together:
+   * at any moment appended = depth + acked + dropped-oldest, exactly.
+   */
   private async insertGroup(group: Pending[]): Promise<Pending[]> {
     const waiting: Pending[] = [];
     const done: [Pending, AppendResult][] = [];
+    const drops = new Map<string, number>();
     await this.store.transaction(async (tx) => {
-      if (this.opts.maxAgeMs > 0) this.countDrops(await tx.dropOlderThan(this.now() - this.opts.maxAgeMs));
+      if (this.opts.maxAgeMs > 0) addTo(drops, await tx.dropOlderThan(this.now() - this.opts.maxAgeMs));
       for (const p of group) {
         const blocks = toBlocks(p.readings, tx.nextSeq, this.opts);
         const incoming: Usage = { readings: p.readings.length, bytes: blocks.reduce((n, b) => n + b.bytes.length, 0) };
         const over = overflow(this.opts, tx.used, incoming);
         if (!fits(over)) {
           if (this.opts.policy === 'block') { waiting.push(p); continue; }
-          if (this.opts.policy === 'dropNewest') { done.push([p, this.dropNew(p, 'spool full')]); continue; }
-          this.countDrops(await tx.dropOldest(over));
+          if (this.opts.policy === 'dropNewest') {
+            addTo(drops, new Map([[p.source, p.readings.length]]));
+            done.push([p, { stored: 0, dropped: p.readings.length }]);
+            continue;
+          }
+          addTo(drops, await tx.dropOldest(over));
         }
         await tx.insertBlocks(blocks, p.source, this.now());
         done.push([p, { stored: p.readings.length, dropped: 0 }]);
       }
+      await tx.recordDrops(drops);
+    }, () => {
+      this.countDrops(drops);
+      for (const [, r] of done) this.counters.appended += r.stored;
     });
-    for (const [p, r] of done) {
-      this.counters.appended += r.stored;
-      p.resolve(r);
-    }
+    for (const [p, r] of done) p.resolve(r);
     return waiting;
   }
 
@@ -196,7 +206,11 @@ export class Spool {
       // Make room for the group by dropping the oldest blocks, then try once more.
       const need = group.reduce((n, p) => n + p.readings.length, 0);
       try {
-        this.countDrops(await this.store.transaction((tx) => tx.dropOldest({ readings: Math.max(need * 2, 1), bytes: 0 })));
+        const drops = new Map<string, number>();
+        await this.store.transaction(async (tx) => {
+          addTo(drops, await tx.dropOldest({ readings: Math.max(need * 2, 1), bytes: 0 }));
+          await tx.recordDrops(drops);
+        }, () => this.countDrops(drops));
         return await this.insertGroup(group);
       } catch (again) {
         if (sqliteCode(again) !== 'SQLITE_FULL') throw again;
@@ -206,16 +220,19 @@ export class Spool {
     return [];
   }
 
+  /** Disk full: the drop cannot be written now; it is counted at once and persisted when it can be. */
   private dropNew(p: Pending, why: string): AppendResult {
-    this.countDrops(new Map([[p.source, p.readings.length]]));
+    this.counters.dropped += p.readings.length;
+    this.store.addDrop(p.source, p.readings.length);
     this.opts.logger.debug({ source: p.source, readings: p.readings.length, why }, 'new readings dropped');
     return { stored: 0, dropped: p.readings.length };
   }
 
+  /** Drops already written by their transaction: the in-memory counts follow. */
   private countDrops(bySource: Map<string, number>): void {
     for (const [source, n] of bySource) {
       this.counters.dropped += n;
-      this.store.addDrop(source, n);
+      this.store.noteDrop(source, n);
     }
   }
 
@@ -310,10 +327,24 @@ export class Spool {
   }
 
   async stats(): Promise<SpoolStats> {
+    const oldestTs = await this.store.oldestTs();
+    const sealedBatches = await this.store.batchCount();
+    // The counts are read together after the queries, so they agree with each other exactly.
     return {
-      depth: this.store.used.readings, bytes: this.store.used.bytes, oldestTs: await this.store.oldestTs(), sealedBatches: await this.store.batchCount(),
+      depth: this.store.used.readings, bytes: this.store.used.bytes, oldestTs, sealedBatches,
       ...this.counters, droppedBySource: this.store.dropsBySource(), diskFull: this.diskFull, lastError: this.lastError,
     };
+  }
+
+  /**
+   * Shutdown: appends still waiting for room (policy block, or a full disk) give up, so the pollers
+   * waiting on them can stop. Their readings were never stored; the caller counts them.
+   */
+  releaseWaiting(): void {
+    if (!this.wakeTimer) return;
+    clearTimeout(this.wakeTimer);
+    this.wakeTimer = null;
+    for (const p of this.pending.splice(0)) p.reject(new Error('spool closing: readings waiting for room were not stored'));
   }
 
   async close(): Promise<void> {
@@ -322,4 +353,8 @@ export class Spool {
     for (const p of this.pending.splice(0)) p.reject(new Error('spool closed'));
     await this.store.close();
   }
+}
+
+function addTo(total: Map<string, number>, more: Map<string, number>): void {
+  for (const [k, v] of more) total.set(k, (total.get(k) ?? 0) + v);
 }

@@ -23,7 +23,7 @@ export class EdgeRig {
     const ids = await spool.tagIds(series.map((s) => s.key));
     const uplink = startUplink({
       gateway: { id: cloud.gateway.id, tenant: cloud.gateway.tenant }, spool, logger: silentLogger(),
-      uplink: edgeConfigSchema.shape.uplink.parse({ url: `mqtt://127.0.0.1:${cloud.mqttPort}`, password: cloud.gateway.password, batch: { maxReadings: 5000, maxDelayMs: 50 }, maxInFlight: 4, ackTimeoutMs: 30_000, reconnectInitialMs: 100, reconnectMaxMs: 500 }),
+      uplink: edgeConfigSchema.shape.uplink.parse({ url: `mqtt://127.0.0.1:${cloud.mqttPort}`, password: cloud.gateway.password, batch: { maxReadings: Number(process.env.BENCH_BATCH ?? 5000), maxBytes: Number(process.env.BENCH_BATCH_BYTES ?? 262144), maxDelayMs: 50 }, maxInFlight: 4, ackTimeoutMs: 30_000, reconnectInitialMs: 100, reconnectMaxMs: 500 }),
       catalog: { producerId: spool.producerId, version: spool.epoch, devices: [], tags: series.map((s) => ({ id: ids.get(s.key)!, key: s.key, device: s.key.split('/')[0]!, unit: s.unit, dataType: 'float32', description: '' })) },
     });
     return new EdgeRig(spool, uplink, cloud, series, ids);

@@ -28,27 +28,40 @@ export const edgeGroup: BenchGroup = {
       report({ name: 'edge.readings_per_s_over_sqlite_bare', value: sustained.perS / sqliteBare, unit: 'ratio' });
       report({ name: 'edge.bytes_per_reading', value: sustained.bytesPerReading, unit: 'bytes' });
       report({ name: 'edge.batches_per_s_over_aedes_bare', value: sustained.batchesPerS / aedesBare, unit: 'ratio' });
+      // Where the time goes: CPU seconds per wall second of the edge parts (this process) and of the cloud bridge process.
+      report({ name: 'edge.throughput_edge_cpu_share', value: sustained.edgeCpu, unit: 'cores (edge spool + forwarder)' });
+      report({ name: 'edge.throughput_cloud_cpu_share', value: sustained.cloudCpu, unit: 'cores (cloud broker + ingest + SQLite store)' });
 
       const drainS = await drain(join(tmp.dir, 'b'));
       report({ name: 'edge.drain_1m_s', value: drainS * (1_000_000 / DRAIN_READINGS), unit: 's' });
 
-      report({ name: 'edge.rss_10k_tags_mb', value: await rss10kTags(join(tmp.dir, 'c')), unit: 'MB' });
+      const rss = await rss10kTags(join(tmp.dir, 'c'), EDGE_NODE_OPTIONS);
+      report({ name: 'edge.rss_10k_tags_mb', value: rss.rssMb, unit: `MB (NODE_OPTIONS="${EDGE_NODE_OPTIONS}", as edge/README.md deploys it)` });
+      report({ name: 'edge.rss_10k_tags_peak_mb', value: rss.peakMb, unit: 'MB (VmHWM)' });
+      report({ name: 'edge.rss_10k_tags_v8_defaults_mb', value: (await rss10kTags(join(tmp.dir, 'd'), '')).rssMb, unit: 'MB (V8 default heap sizing: grows lazily on a large-RAM host)' });
     } finally {
       tmp.cleanup();
     }
   },
 };
 
-async function throughput(dir: string): Promise<{ perS: number; bytesPerReading: number; batchesPerS: number }> {
+async function throughput(dir: string): Promise<{ perS: number; bytesPerReading: number; batchesPerS: number; edgeCpu: number; cloudCpu: number }> {
   mkdir(dir);
   const rig = await EdgeRig.start(dir);
   try {
+    const cloudPid = rig.cloud.child.proc.pid!;
+    const cloud0 = cpuSeconds(cloudPid);
+    const edge0 = process.cpuUsage();
     const t0 = performance.now();
     await rig.append(THROUGHPUT_READINGS);
     await rig.untilAcked(THROUGHPUT_READINGS);
     const s = (performance.now() - t0) / 1000;
+    const edge = process.cpuUsage(edge0);
     const c = rig.uplink.forwarder.counters;
-    return { perS: THROUGHPUT_READINGS / s, bytesPerReading: c.bytesSent / THROUGHPUT_READINGS, batchesPerS: c.sent / s };
+    return {
+      perS: THROUGHPUT_READINGS / s, bytesPerReading: c.bytesSent / THROUGHPUT_READINGS, batchesPerS: c.sent / s,
+      edgeCpu: (edge.user + edge.system) / 1e6 / s, cloudCpu: (cpuSeconds(cloudPid) - cloud0) / s,
+    };
   } finally {
     await rig.close();
   }
@@ -73,8 +86,11 @@ async function drain(dir: string): Promise<number> {
   }
 }
 
+/** The V8 heap settings edge/README.md gives for a service unit: a bounded old space and small young generation. */
+export const EDGE_NODE_OPTIONS = '--max-old-space-size=128 --max-semi-space-size=2';
+
 /** RSS of a real `jinyun edge` process polling 10 devices x 1,000 holding registers every second. */
-export async function rss10kTags(dir: string): Promise<number> {
+export async function rss10kTags(dir: string, nodeOptions: string): Promise<{ rssMb: number; peakMb: number }> {
   mkdir(dir);
   const sim = new ModbusSimServer({ port: 0, profile: 'coal-mine' });
   const simPort = await sim.start();
@@ -85,18 +101,24 @@ export async function rss10kTags(dir: string): Promise<number> {
   ].join('\n'));
   const file = join(dir, 'edge.yaml');
   writeFileSync(file, `gateway: { id: ${cloud.gateway.id}, tenant: ${cloud.gateway.tenant} }\nspool: { path: ${join(dir, 'spool.db')} }\nuplink: { url: "mqtt://127.0.0.1:${cloud.mqttPort}", password: "${cloud.gateway.password}" }\nhttp: { enabled: false }\ndevices:\n${devices.join('\n')}\n`);
-  const edge = spawnJinyun(['edge', '--config', file], { env: { JINYUN_LOG_LEVEL: 'warn' } });
+  const edge = spawnJinyun(['edge', '--config', file], { env: { JINYUN_LOG_LEVEL: 'warn', NODE_OPTIONS: nodeOptions } });
   try {
     await edge.waitFor('started', 30_000);
-    await new Promise((r) => setTimeout(r, 10_000));
+    await new Promise((r) => setTimeout(r, 15_000));
     const status = readFileSync(`/proc/${edge.proc.pid}/status`, 'utf8');
-    const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
-    return kb / 1024;
+    const mb = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(status)?.[1] ?? NaN) / 1024;
+    return { rssMb: mb('VmRSS'), peakMb: mb('VmHWM') };
   } finally {
     await stopChild(edge);
     await cloud.stop();
     await sim.stop();
   }
+}
+
+/** CPU seconds (user + system) a process used so far, from /proc (clock ticks of 1/100 s). */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 function mkdir(dir: string): void {

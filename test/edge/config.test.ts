@@ -74,6 +74,20 @@ describe('edge config', () => {
     expect(message(GOOD.replace('type: modbus-tcp', 'type: profibus'))).toMatch(/edge\.yaml:10: devices\[0\]\.type: .*modbus-tcp/);
   });
 
+  it('names the file, line and path of an unknown device or tag under reportByException', () => {
+    const text = `${GOOD}reportByException:\n  gas-face:\n    tags:\n      methan: { deadband: 0.01 }\n  gas-back: { deadband: 1 }\n`;
+    const m = message(text);
+    expect(m).toContain('<dir>/edge.yaml:20: reportByException.gas-face.tags.methan: unknown tag "methan" of device "gas-face"');
+    expect(m).toContain('<dir>/edge.yaml:21: reportByException.gas-back: unknown device "gas-back"; devices: gas-face');
+  });
+
+  it('loads the production example in configs/examples', () => {
+    const c = loadEdgeConfig(join(process.cwd(), 'configs/examples/edge-production.yaml'));
+    expect(c.uplink.tls).toEqual({ caFile: '/etc/jinyun/ca.pem', certFile: '/etc/jinyun/mine-a-gw1.crt', keyFile: '/etc/jinyun/mine-a-gw1.key', rejectUnauthorized: true });
+    expect(c.uplink.password).toBeUndefined();
+    expect(c.reportByException['pump-station']?.tags.flow).toEqual({ deadband: 0.5 });
+  });
+
   it('refuses a bool on a holding register with a message that says what to use', () => {
     expect(message(GOOD.replace('type: uint16', 'type: bool'))).toContain('edge.yaml:16: devices[0].tags[1].type: type "bool" on a holding register needs "bit" (0-15); or use a numeric type');
   });

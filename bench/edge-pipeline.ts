@@ -4,20 +4,27 @@ import { startUplink, type Uplink } from '../edge/uplink.js';
 import { edgeConfigSchema } from '../edge/config.js';
 import { silentLogger } from '../core/logger.js';
 import type { Reading } from '../core/reading.js';
-import { startCloudChild, type CloudChild } from '../test/helpers/cloud-child.js';
+import { startCloudChild } from '../test/helpers/cloud-child.js';
+import { startAckOnlyCloud, type CloudEnd } from './ack-only.js';
 import { coalMineSeries, type SyntheticSeries } from './synthetic.js';
+
+async function bridge(dir: string): Promise<CloudEnd> {
+  const c = await startCloudChild(dir);
+  return { mqttPort: c.mqttPort, httpPort: c.httpPort, gateway: c.gateway, pid: c.child.proc.pid ?? null, stop: () => c.stop() };
+}
 
 /**
  * The real edge parts (spool, uplink, forwarder) in this process, the real cloud bridge as a child
  * process, and a synthetic coal-mine source that appends as fast as the spool takes it.
  */
 export class EdgeRig {
-  private constructor(readonly spool: Spool, readonly uplink: Uplink, readonly cloud: CloudChild, private readonly series: SyntheticSeries[], private readonly ids: Map<string, number>) {}
+  private constructor(readonly spool: Spool, readonly uplink: Uplink, readonly cloud: CloudEnd, private readonly series: SyntheticSeries[], private readonly ids: Map<string, number>) {}
   /** Source time of the next readings: in the past (the ingest quarantines readings from the future), 1 s per 10 readings. */
   private t = Math.floor(Date.now() / 1000) * 1000 - 30 * 86_400_000;
 
-  static async start(dir: string, opts: { cloud?: CloudChild } = {}): Promise<EdgeRig> {
-    const cloud = opts.cloud ?? await startCloudChild(dir);
+  /** cloud: the real cloud bridge as a child process (default), or an in-process broker that ACKs without storing. */
+  static async start(dir: string, opts: { cloud?: 'bridge' | 'ackOnly' } = {}): Promise<EdgeRig> {
+    const cloud = opts.cloud === 'ackOnly' ? await startAckOnlyCloud() : await bridge(dir);
     const spool = await Spool.open({ ...SPOOL_DEFAULTS, path: join(dir, 'spool.db'), synchronous: 'FULL', maxReadings: 100_000_000, maxBytes: 8 * 1024 ** 3, logger: silentLogger() });
     const series = coalMineSeries();
     const ids = await spool.tagIds(series.map((s) => s.key));

@@ -23,7 +23,9 @@ export const edgeGroup: BenchGroup = {
       const aedesBare = await aedesBareMsgsPerS();
       report({ name: 'aedes.bare_msgs_per_s', value: aedesBare, unit: 'msgs/s (8 KB, QoS 1)' });
 
-      const sustained = await throughput(join(tmp.dir, 'a'));
+      const edgeOnly = await throughput(join(tmp.dir, 'e'), 'ackOnly');
+      report({ name: 'edge.readings_per_s_ack_only', value: edgeOnly.perS, unit: 'readings/s (no cloud store: an in-process broker ACKs at once)' });
+      const sustained = await throughput(join(tmp.dir, 'a'), 'bridge');
       report({ name: 'edge.readings_per_s', value: sustained.perS, unit: 'readings/s' });
       report({ name: 'edge.readings_per_s_over_sqlite_bare', value: sustained.perS / sqliteBare, unit: 'ratio' });
       report({ name: 'edge.bytes_per_reading', value: sustained.bytesPerReading, unit: 'bytes' });
@@ -45,12 +47,12 @@ export const edgeGroup: BenchGroup = {
   },
 };
 
-async function throughput(dir: string): Promise<{ perS: number; bytesPerReading: number; batchesPerS: number; edgeCpu: number; cloudCpu: number }> {
+async function throughput(dir: string, cloud: 'bridge' | 'ackOnly'): Promise<{ perS: number; bytesPerReading: number; batchesPerS: number; edgeCpu: number; cloudCpu: number }> {
   mkdir(dir);
-  const rig = await EdgeRig.start(dir);
+  const rig = await EdgeRig.start(dir, { cloud });
   try {
-    const cloudPid = rig.cloud.child.proc.pid!;
-    const cloud0 = cpuSeconds(cloudPid);
+    const cloudPid = rig.cloud.pid;
+    const cloud0 = cloudPid ? cpuSeconds(cloudPid) : 0;
     const edge0 = process.cpuUsage();
     const t0 = performance.now();
     await rig.append(THROUGHPUT_READINGS);
@@ -60,7 +62,7 @@ async function throughput(dir: string): Promise<{ perS: number; bytesPerReading:
     const c = rig.uplink.forwarder.counters;
     return {
       perS: THROUGHPUT_READINGS / s, bytesPerReading: c.bytesSent / THROUGHPUT_READINGS, batchesPerS: c.sent / s,
-      edgeCpu: (edge.user + edge.system) / 1e6 / s, cloudCpu: (cpuSeconds(cloudPid) - cloud0) / s,
+      edgeCpu: (edge.user + edge.system) / 1e6 / s, cloudCpu: cloudPid ? (cpuSeconds(cloudPid) - cloud0) / s : 0,
     };
   } finally {
     await rig.close();

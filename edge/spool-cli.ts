@@ -45,6 +45,7 @@ export function formatInspection(i: SpoolInspection, now: number): string {
     ['newest reading', when(i.readings.newestTs, now)],
     ['sealed batches', `${i.sealed.batches} waiting for their ACK (${i.sealed.readings} readings${i.sealed.batches ? `, sealed since ${when(i.sealed.oldestSealedMs, now)}, most attempts ${i.sealed.maxAttempts}` : ''})`],
     ['quarantined', `${i.quarantine.batches} batches (${i.quarantine.readings} readings)`],
+    ['dropped', `${i.dropped.readings} readings${i.dropped.readings ? ` (${Object.entries(i.dropped.byDevice).map(([d, n]) => `${d || '-'} ${n}`).join(', ')})` : ''}`],
     ['file size', `${mib(i.fileBytes)} + WAL ${mib(i.walBytes)}`],
   ];
   const lines = [`spool ${i.path}`, ...rows.map(([k, v]) => `  ${k.padEnd(18)}${v}`)];

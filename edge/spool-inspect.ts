@@ -22,6 +22,8 @@ export interface SpoolInspection {
   readings: ReadingsSummary;
   sealed: { batches: number; readings: number; oldestSealedMs: number | null; maxAttempts: number };
   quarantine: { batches: number; readings: number; latest: QuarantinedBatch[] };
+  /** Readings dropped by the spool policy (caps, age, disk full) since the file was created, by device. */
+  dropped: { readings: number; byDevice: Record<string, number> };
   fileBytes: number;
   walBytes: number;
 }
@@ -52,6 +54,7 @@ export async function inspectSpool(path: string, opts: { quarantineItems?: numbe
     const latest = await db.all<{ seq_first: number; epoch: number; count: number; reason_code: string; reason: string; at_ms: number; bytes: number | null }>(
       'SELECT seq_first, epoch, count, reason_code, reason, at_ms, length(bytes) AS bytes FROM quarantine ORDER BY at_ms DESC, seq_first DESC LIMIT ?', [opts.quarantineItems ?? 20]);
     const epoch = meta.get('epoch');
+    const dropped = await droppedByDevice(db);
     return {
       path, producerId: meta.get('producer_id') ?? null, epoch: epoch === undefined ? null : Number(epoch),
       readings: await readingsSummary(db),
@@ -60,7 +63,7 @@ export async function inspectSpool(path: string, opts: { quarantineItems?: numbe
         batches: q?.n ?? 0, readings: q?.r ?? 0,
         latest: latest.map((r) => ({ seqFirst: r.seq_first, epoch: r.epoch, count: r.count, reasonCode: r.reason_code, reason: r.reason, atMs: r.at_ms, bytes: r.bytes ?? 0 })),
       },
-      fileBytes, walBytes: Math.max(0, walBytes ?? 0),
+      dropped, fileBytes, walBytes: Math.max(0, walBytes ?? 0),
     };
   } catch (err) {
     if (err instanceof StorageError && /no such table/.test(err.message)) throw new StorageError('spool_invalid', `${path} is not a Jinyun spool: ${err.message}`, { cause: err });
@@ -88,4 +91,12 @@ export async function readingsSummary(db: Sqlite): Promise<ReadingsSummary> {
   const next = await db.get<{ value: string }>("SELECT value FROM meta WHERE key='next_seq'");
   const lastSeq = Math.max(r?.top ?? 0, seq?.seq ?? 0, next ? Number(next.value) - 1 : 0);
   return { count: r?.n ?? 0, oldestTs: r?.oldest ?? null, newestTs: r?.newest ?? null, lastSeq };
+}
+
+/** The drops table (absent in files older than the caps): readings dropped by device, largest first. */
+async function droppedByDevice(db: Sqlite): Promise<SpoolInspection['dropped']> {
+  const has = await db.get("SELECT 1 AS x FROM sqlite_master WHERE type='table' AND name='drops'");
+  if (!has) return { readings: 0, byDevice: {} };
+  const rows = await db.all<{ source: string; readings: number }>('SELECT source, readings FROM drops WHERE readings > 0 ORDER BY readings DESC, source');
+  return { readings: rows.reduce((n, r) => n + r.readings, 0), byDevice: Object.fromEntries(rows.map((r) => [r.source, r.readings])) };
 }

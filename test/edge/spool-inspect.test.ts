@@ -58,6 +58,23 @@ describe('spool inspection (jinyun spool stats)', () => {
     expect(i.epoch).toBe(spool.epoch);
     expect(i.readings).toMatchObject({ count: 6, oldestTs: 1700000001000, lastSeq: 6 });
     expect(i.readings.newestTs).toBeGreaterThanOrEqual(1700000001000);
+    expect(i.dropped).toEqual({ readings: 0, byDevice: {} });
+  });
+
+  it('shows the readings the policy dropped, by device', async () => {
+    const file = join(tmp.dir, 'capped.db');
+    const spool = await Spool.open({ ...SPOOL_DEFAULTS, path: file, synchronous: 'FULL', maxReadings: 1000, policy: 'dropNewest', logger: silentLogger() });
+    const n = (count: number, from: number) => Array.from({ length: count }, (_, k) => ({ tagId: 1, ts: 1700000000000 + (from + k) * 1000, value: k, quality: 0 }));
+    await spool.append(n(990, 0), 'pump');
+    await spool.append(n(20, 990), 'fan');
+    await spool.append(n(7, 1010), 'pump');
+    await spool.append(n(10, 1017), 'pump');
+    const i = await inspectSpool(file);
+    await spool.close();
+    // 990 kept; fan's 20 would go over 1000: dropped; pump's 7 fit; pump's next 10 do not.
+    expect(i.readings.count).toBe(997);
+    expect(i.dropped).toEqual({ readings: 30, byDevice: { fan: 20, pump: 10 } });
+    expect(formatInspection(i, 1700000065000)).toContain('dropped           30 readings (fan 20, pump 10)');
   });
 
   it('fails clearly on a missing file and on a file that is not a spool', async () => {

@@ -18,7 +18,7 @@ export function installTokenAuth(app: FastifyInstance, registry: Registry): (req
   let cache = new Map<string, string>();
   let cacheRevision = registry.revision;
   app.addHook('onRequest', async (req, reply) => {
-    if (!req.url.startsWith('/api/v1/') || req.url.startsWith('/api/v1/healthz')) return;
+    if (!req.url.startsWith('/api/v1/') || req.url.startsWith('/api/v1/healthz') || req.url.startsWith('/api/v1/openapi.json')) return;
     const header = req.headers.authorization ?? '';
     if (cacheRevision !== registry.revision) {
       cache = new Map();

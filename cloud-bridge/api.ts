@@ -7,6 +7,10 @@ import type { CloudConfig } from './config.js';
 import type { CloudStore, TagRow } from './store/reading-store.js';
 import type { Registry } from './registry.js';
 import { installTokenAuth, type RequestScope } from './api-auth.js';
+import type { AlarmEngine } from './alarms/engine.js';
+import { registerAnalytics } from './api-analytics.js';
+import { registerDocs } from './api-docs.js';
+import { registerDashboard } from './dashboard/serve.js';
 import { BadRequestError, encodeCursor, iso, jsonValue, parseCursor, parseQuery, parseTime, qualityJson } from './api-format.js';
 
 export interface ApiContext {
@@ -15,11 +19,23 @@ export interface ApiContext {
   metrics?: () => unknown;
   /** Needed for http.auth: token (tokens) and tenant scoping. */
   registry?: Registry;
+  /** Alarm acknowledgements go through the engine (published on MQTT, live on the dashboard). */
+  alarms?: AlarmEngine;
 }
 
 const idParam = (what: string) => z.string().regex(ID_PATTERN, `${what} must be a gateway or tenant id`);
-const byGateway = z.strictObject({ gateway: idParam('gateway').optional() });
-const byTenant = z.strictObject({ tenant: idParam('tenant').optional() });
+/** Every list takes limit (default 1000, at most 10 000) and offset. */
+const page = {
+  limit: z.string().regex(/^\d{1,5}$/, 'limit must be a positive integer').transform(Number).refine((n) => n >= 1 && n <= 10_000, 'limit must be between 1 and 10000').default(1000),
+  offset: z.string().regex(/^\d{1,9}$/, 'offset must be a non-negative integer').transform(Number).default(0),
+};
+const byGateway = z.strictObject({ gateway: idParam('gateway').optional(), ...page });
+const byTenant = z.strictObject({ tenant: idParam('tenant').optional(), ...page });
+/** One page of a list: items and the offset of the next page (null at the end). */
+function paged<T, U>(rows: T[], q: { limit: number; offset: number }, map: (r: T) => U): { items: U[]; total: number; next: number | null } {
+  const end = q.offset + q.limit;
+  return { items: rows.slice(q.offset, end).map(map), total: rows.length, next: end < rows.length ? end : null };
+}
 
 const tagJson = (t: TagRow) => ({ gateway: t.gateway, key: t.key, tagId: t.tagId, device: t.device, unit: t.unit, dataType: t.dataType, description: t.description });
 
@@ -74,32 +90,30 @@ export function buildApi(store: CloudStore, opts: { http: CloudConfig['http'] },
       const scope = scopeOf(req);
       if (scope && q.tenant !== undefined && q.tenant !== scope.tenant) throw Object.assign(new Error(`tenant "${q.tenant}" is not yours`), { statusCode: 403 });
       const rows = await store.gateways({ tenant: scope?.tenant ?? q.tenant });
-      return {
-        items: rows.map((g) => ({
-          id: g.id, tenant: g.tenant, online: g.online, lastSeen: iso(g.lastSeenMs), epoch: g.epoch, producerId: g.producerId,
-          readingsStored: g.readingsStored, health: g.health, healthAt: iso(g.healthMs),
-        })),
-      };
+      return paged(rows, q, (g) => ({
+        id: g.id, tenant: g.tenant, online: g.online, lastSeen: iso(g.lastSeenMs), epoch: g.epoch, producerId: g.producerId,
+        readingsStored: g.readingsStored, health: g.health, healthAt: iso(g.healthMs),
+      }));
     });
 
     api.get('/devices', async (req) => {
       const q = parseQuery(byGateway, req.query);
       checkGateway(req, q.gateway);
       const rows = (await store.devices({ gateway: q.gateway })).filter((d) => visible(req, d.gateway));
-      return { items: rows.map((d) => ({ gateway: d.gateway, name: d.name, driver: d.driver, endpoint: d.endpoint, lastReading: iso(d.lastReadingMs) })) };
+      return paged(rows, q, (d) => ({ gateway: d.gateway, name: d.name, driver: d.driver, endpoint: d.endpoint, lastReading: iso(d.lastReadingMs) }));
     });
 
     api.get('/tags', async (req) => {
       const q = parseQuery(byGateway, req.query);
       checkGateway(req, q.gateway);
-      return { items: (await store.tags({ gateway: q.gateway })).filter((t) => visible(req, t.gateway)).map(tagJson) };
+      return paged((await store.tags({ gateway: q.gateway })).filter((t) => visible(req, t.gateway)), q, tagJson);
     });
 
     api.get('/latest', async (req) => {
       const q = parseQuery(byGateway, req.query);
       checkGateway(req, q.gateway);
       const rows = (await store.latest({ gateway: q.gateway })).filter((r) => visible(req, r.gateway));
-      return { items: rows.map((r) => ({ ...tagJson(r), ts: iso(r.ts), tsMs: r.ts, value: jsonValue(r.value), quality: qualityJson(r.quality) })) };
+      return paged(rows, q, (r) => ({ ...tagJson(r), ts: iso(r.ts), tsMs: r.ts, value: jsonValue(r.value), quality: qualityJson(r.quality) }));
     });
 
     api.get('/series', async (req, reply) => {
@@ -118,6 +132,10 @@ export function buildApi(store: CloudStore, opts: { http: CloudConfig['http'] },
         next: last && res.readings.length === q.limit ? encodeCursor(last.ts, last.id) : null,
       };
     });
+
+    registerAnalytics(api, { store, alarms: ctx.alarms, scopeOf, checkGateway, maxLimit: opts.http.maxLimit });
+    registerDocs(api);
   }, { prefix: '/api/v1' });
+  registerDashboard(app, { auth: opts.http.auth });
   return app;
 }

@@ -13,6 +13,7 @@ import { Registry } from './registry.js';
 import { buildApi } from './api.js';
 import { SqliteStore } from './store/sqlite-store.js';
 import type { CloudStore } from './store/reading-store.js';
+import { AlarmEngine, type AlarmMetrics } from './alarms/engine.js';
 
 export interface CloudContext {
   logger: Logger;
@@ -25,6 +26,7 @@ export interface CloudMetrics {
   /** Absent when attached to an external broker. */
   broker?: BrokerMetrics;
   ingest: IngestMetrics;
+  alarms: AlarmMetrics;
 }
 
 export interface CloudBridge {
@@ -37,6 +39,7 @@ export interface CloudBridge {
   store: CloudStore;
   registry: Registry;
   ingest: Ingest;
+  alarms: AlarmEngine;
   /** The ingest's side of MQTT (tests publish through it as the broker would). */
   bus: MessageBus;
   close(): Promise<void>;
@@ -87,29 +90,33 @@ export async function startCloudBridge(config: CloudConfig, ctx: CloudContext): 
   const registry = new Registry(store, ctx);
   let messaging: Messaging | undefined;
   let ingest: Ingest | undefined;
+  const alarms = new AlarmEngine(store, config.alarms, { logger: ctx.logger, now: ctx.now, tenantOf: (gw) => registry.gateway(gw)?.tenant });
   try {
     if (!config.externalBroker) await store.registerGateways(config.gateways);
     if (config.gateways.length > 0) await store.applyRegistry({ op: 'seedGateways', gateways: config.gateways, atMs: now() });
     await registry.start(config.registry.pollMs);
     messaging = await startMessaging(config, registry, ctx, async (bus) => {
-      ingest = new Ingest(store, bus, { ingest: config.ingest, registry }, ctx);
+      alarms.attach(bus);
+      await alarms.start();
+      ingest = new Ingest(store, bus, { ingest: config.ingest, registry }, { ...ctx, observer: alarms });
       await ingest.start();
       return ingest;
     });
     const i = ingest!;
-    const metrics: CloudMetrics = { broker: messaging.broker?.metrics, ingest: i.metrics };
-    const api = buildApi(store, { http: config.http }, { logger: ctx.logger, metrics: () => metrics, registry });
+    const metrics: CloudMetrics = { broker: messaging.broker?.metrics, ingest: i.metrics, alarms: alarms.metrics };
+    const api = buildApi(store, { http: config.http }, { logger: ctx.logger, metrics: () => metrics, registry, alarms });
     await api.listen({ host: config.http.host, port: config.http.port });
     const httpPort = (api.server.address() as AddressInfo).port;
     const m = messaging;
     log.info({ mqttPort: m.broker?.port, mqttTlsPort: m.broker?.tlsPort, external: config.externalBroker?.url, httpPort }, 'cloud bridge started');
     return {
-      mqttPort: m.broker?.port ?? 0, mqttTlsPort: m.broker?.tlsPort ?? 0, httpPort, metrics, store, registry, ingest: i, bus: m.bus,
+      mqttPort: m.broker?.port ?? 0, mqttTlsPort: m.broker?.tlsPort ?? 0, httpPort, metrics, store, registry, ingest: i, alarms, bus: m.bus,
       async close() {
         // Finish (commit and acknowledge) what was received, then disconnect the clients.
         await i.drain();
         await m.close();
         await i.drain(); // presence updates of the clients just disconnected
+        await alarms.stop();
         await registry.stop();
         await api.close();
         await store.close();
@@ -118,6 +125,7 @@ export async function startCloudBridge(config: CloudConfig, ctx: CloudContext): 
     };
   } catch (err) {
     await ingest?.drain().catch(() => undefined);
+    await alarms.stop().catch(() => undefined);
     await messaging?.close().catch(() => undefined);
     await registry.stop().catch(() => undefined);
     await store.close().catch(() => undefined);

@@ -3,6 +3,7 @@ import { loadConfigFile, type ConfigCheck, type LoadOptions } from '../core/conf
 import type { ConfigIssue } from '../core/errors.js';
 import { ID_PATTERN } from '../core/topics.js';
 import { parseScryptHash } from './credentials.js';
+import { alarmsConfigSchema } from './alarms/rules.js';
 
 const id = (what: string) => z.string().regex(ID_PATTERN, `${what} must be 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit`);
 const port = z.number().int().min(0).max(65535);
@@ -83,6 +84,7 @@ export const cloudConfigSchema = z.strictObject({
     clockSkewAlarmMs: z.number().int().min(1000).max(86_400_000).default(60_000).describe('A batch whose send time differs from receive time by more than this is counted and logged (clock_skew_alarm).'),
     gapTimeoutMs: z.number().int().min(100).max(86_400_000).default(300_000).describe('A seq gap of a producer not filled within this time is reported as a GAP event.'),
   }).prefault({}).describe('Batch ingest: decode, dedupe, durable commit, then acknowledge.'),
+  alarms: alarmsConfigSchema,
   log: z.strictObject({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('Log level.'),
   }).prefault({}).describe('Logging (JSON lines on stderr).'),

@@ -8,7 +8,7 @@ import type { CloudStore } from './store/reading-store.js';
 import { peekBatchKey, type BatchKey } from './batch-key.js';
 import { LogLimiter, bump, counterMap, type CounterMap } from './metrics.js';
 import type { Registry } from './registry.js';
-import { GapTracker } from './gap-tracker.js';
+import { GapTracker, type Gap } from './gap-tracker.js';
 import { checkTimestamps, countNonMonotonic } from './batch-checks.js';
 
 /** Instrumented points of the C2 fault test: after delivery, after decode, inside the transaction before COMMIT, after COMMIT, after the Ack publish. */
@@ -56,6 +56,14 @@ export interface IngestContext {
   now?: () => number;
   /** Fault injection (tests only): called at each instrumented point. */
   fault?: (point: FaultPoint) => void;
+  /** Told of each durably committed batch and each reported gap (the alarm engine). */
+  observer?: IngestObserver;
+}
+
+/** Sees what the ingest committed, after COMMIT and before the Ack; must return at once and never throw. */
+export interface IngestObserver {
+  committed(gw: { id: string; tenant: string }, batch: DecodedBatch, receivedMs: number): void;
+  gap(g: Gap): void;
 }
 
 interface Gw { id: string; tenant: string }
@@ -82,6 +90,7 @@ export class Ingest {
   private readonly now: () => number;
   private readonly limiter: LogLimiter;
   private closing = false;
+  private readonly observer: IngestObserver | undefined;
 
   constructor(private readonly store: CloudStore, private readonly bus: MessageBus, private readonly opts: IngestOptions, ctx: IngestContext) {
     this.log = ctx.logger.child({ component: 'ingest' });
@@ -89,6 +98,7 @@ export class Ingest {
     this.gaps = new GapTracker(opts.ingest.gapTimeoutMs);
     this.now = ctx.now ?? Date.now;
     this.limiter = new LogLimiter(60_000, this.now);
+    this.observer = ctx.observer;
   }
 
   async start(): Promise<void> {
@@ -102,6 +112,7 @@ export class Ingest {
     for (const g of this.gaps.expired(this.now())) {
       this.metrics.gapsReported++;
       this.log.error({ gateway: g.gateway, producerId: g.producerId, seqFirst: g.seqFirst, seqLast: g.seqLast, openMs: this.now() - g.sinceMs, total: this.metrics.gapsReported }, 'GAP: producer seqs not received within the reorder timeout');
+      this.observer?.gap(g);
     }
   }
 
@@ -199,6 +210,7 @@ export class Ingest {
         m.readingsStored += outcome.stored;
         m.readingsSkipped += outcome.skipped;
         this.log.debug({ gateway: gw.id, ...key, stored: outcome.stored, skipped: outcome.skipped }, 'batch stored');
+        this.observer?.committed(gw, batch, receivedMs); // alarms: after the durable commit
         return this.ack(gw, { ...key, result: 'ok' });
       case 'duplicate':
         m.batchesDuplicate++;

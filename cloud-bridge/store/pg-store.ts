@@ -6,6 +6,8 @@ import type { CloudStore, DeviceRow, GatewayRow, LatestRow, QuarantineEntry, Reg
 import { pgMigrate } from './pg-schema.js';
 import { PartitionCache, pgInsertQuarantine, pgWriteBatchTx } from './pg-batch-writer.js';
 import { fromColumns } from './value-columns.js';
+import type { AggregateQuery, AlarmFilter, AlarmRecord, Bucket, NewAlarm } from './analytics-types.js';
+import { pgAckAlarm, pgAggregate, pgAlarms, pgClearAlarm, pgInsertAlarm, pgMigrateAlarms } from './pg-queries.js';
 
 export interface PgStoreOptions {
   url: string;
@@ -39,6 +41,7 @@ export class PgStore implements CloudStore {
       const c = await pool.connect();
       try {
         await pgMigrate(c, opts.schema);
+        await pgMigrateAlarms(c, opts.schema);
       } finally {
         c.release();
       }
@@ -230,6 +233,28 @@ export class PgStore implements CloudStore {
       }
       await c.query('UPDATE registry_revision SET revision = revision + 1');
     });
+  }
+
+  // --- analytics and alarms (issue 7; SQL in pg-queries.ts) ---
+  async aggregate(q: AggregateQuery): Promise<{ tag: TagRow; buckets: Bucket[] } | null> {
+    const tag = (await this.pool.query<TagSql & { id: number }>(`SELECT s.id, ${TAG_COLS} FROM series s WHERE s.gateway = $1 AND s.key = $2`, [q.gateway, q.key])).rows[0];
+    return tag ? { tag: tagRow(tag), buckets: await pgAggregate(this.pool, tag.id, q) } : null;
+  }
+
+  insertAlarm(a: NewAlarm): Promise<AlarmRecord> {
+    return pgInsertAlarm(this.pool, a);
+  }
+
+  clearAlarm(id: number, atMs: number, value: number | null): Promise<void> {
+    return pgClearAlarm(this.pool, id, atMs, value);
+  }
+
+  ackAlarm(id: number, by: string, atMs: number, tenant?: string): Promise<AlarmRecord | null> {
+    return pgAckAlarm(this.pool, id, by, atMs, tenant);
+  }
+
+  alarms(filter: AlarmFilter): Promise<AlarmRecord[]> {
+    return pgAlarms(this.pool, filter);
   }
 
   async ping(): Promise<void> {

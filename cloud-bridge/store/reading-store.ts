@@ -1,5 +1,6 @@
 import type { Value } from '../../core/reading.js';
 import type { CatalogData, DecodedBatch } from '../../proto/codec.js';
+import type { AnalyticsStore, AlarmStore } from './analytics-types.js';
 
 /** What writeBatch did with a batch; the ingest turns it into the Ack. */
 export type WriteOutcome =
@@ -162,5 +163,8 @@ export interface RegistryStore {
   applyRegistry(change: RegistryChange): Promise<void>;
 }
 
+// --- analytics and alarms (issue 7): types in analytics-types.ts, SQL in sqlite-queries.ts / pg-queries.ts ---
+export type { AggregateQuery, Bucket, AnalyticsStore, AlarmRecord, NewAlarm, AlarmFilter, AlarmStore } from './analytics-types.js';
+
 /** Everything the cloud bridge needs from a store: SQLite (embedded) or PostgreSQL. */
-export type CloudStore = ReadingStore & CatalogStore & GatewayStore & QuarantineStore & RegistryStore & { ping(): Promise<void> };
+export type CloudStore = ReadingStore & CatalogStore & GatewayStore & QuarantineStore & RegistryStore & AnalyticsStore & AlarmStore & { ping(): Promise<void> };

@@ -6,6 +6,8 @@ import { sqliteApplyRegistry, sqliteLoadRegistry, sqliteRegistryRevision } from 
 import { applyPragmas, migrate } from './sqlite-schema.js';
 import { TagMapCache, insertQuarantine, writeBatchTx, type WriterLimits } from './sqlite-batch-writer.js';
 import { fromColumns } from './value-columns.js';
+import type { AggregateQuery, AlarmFilter, AlarmRecord, Bucket, NewAlarm } from './analytics-types.js';
+import { sqliteAckAlarm, sqliteAggregate, sqliteAlarms, sqliteClearAlarm, sqliteInsertAlarm, sqliteMigrateAlarms } from './sqlite-queries.js';
 
 export interface SqliteStoreOptions {
   path: string;
@@ -38,6 +40,7 @@ export class SqliteStore implements CloudStore {
     try {
       await applyPragmas(db);
       await migrate(db);
+      await sqliteMigrateAlarms(db);
       const reader = await Sqlite.open(opts.path, { readonly: true });
       await reader.exec('PRAGMA busy_timeout = 5000');
       const log = ctx.logger.child({ component: 'store', path: opts.path });
@@ -174,6 +177,28 @@ export class SqliteStore implements CloudStore {
 
   applyRegistry(change: RegistryChange): Promise<void> {
     return sqliteApplyRegistry(this.db, change);
+  }
+
+  // --- analytics and alarms (issue 7; SQL in sqlite-queries.ts) ---
+  async aggregate(q: AggregateQuery): Promise<{ tag: TagRow; buckets: Bucket[] } | null> {
+    const tag = await this.reader.get<TagSql & { id: number }>(`SELECT s.id, ${TAG_COLS} FROM series s WHERE s.gateway = ? AND s.key = ?`, [q.gateway, q.key]);
+    return tag ? { tag: tagRow(tag), buckets: await sqliteAggregate(this.reader, tag.id, q) } : null;
+  }
+
+  insertAlarm(a: NewAlarm): Promise<AlarmRecord> {
+    return sqliteInsertAlarm(this.db, a);
+  }
+
+  clearAlarm(id: number, atMs: number, value: number | null): Promise<void> {
+    return sqliteClearAlarm(this.db, id, atMs, value);
+  }
+
+  ackAlarm(id: number, by: string, atMs: number, tenant?: string): Promise<AlarmRecord | null> {
+    return sqliteAckAlarm(this.db, id, by, atMs, tenant);
+  }
+
+  alarms(filter: AlarmFilter): Promise<AlarmRecord[]> {
+    return sqliteAlarms(this.reader, filter);
   }
 
   async ping(): Promise<void> {

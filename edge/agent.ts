@@ -1,3 +1,4 @@
+import { getHeapStatistics } from 'node:v8';
 import type { Logger } from '../core/logger.js';
 import type { Reading } from '../core/reading.js';
 import { errorMessage } from '../core/errors.js';
@@ -73,7 +74,9 @@ export async function startEdgeAgent(config: EdgeConfig, ctx: EdgeContext): Prom
   const health = startHealthPublisher({ monitor, link: uplink.link, topic: uplink.topics.health, intervalMs: config.health.intervalMs, logger: log });
   let http: EdgeHttpServer | null = null;
 
-  log.info({ devices: config.devices.length, tags: keys.length, producerId: spool.producerId, epoch: spool.epoch }, 'edge agent started');
+  // The V8 heap limit decides how far RSS grows above the live heap (edge/README.md, service memory).
+  const heapLimitMb = Math.round(getHeapStatistics().heap_size_limit / 1024 / 1024);
+  log.info({ devices: config.devices.length, tags: keys.length, producerId: spool.producerId, epoch: spool.epoch, heapLimitMb }, 'edge agent started');
 
   const agent: EdgeAgent = {
     spool, uplink, monitor, devices,

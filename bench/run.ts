@@ -3,9 +3,10 @@ import { parseArgs } from 'node:util';
 import { fmt, type BenchGroup, type Figure } from './harness.js';
 import { pipelineGroup } from './pipeline.js';
 import { edgeGroup } from './edge.js';
+import { apiGroup } from './api.js';
 
 /** Every group, in the order `npm run bench` runs them. Explicit list, no discovery by file name. */
-const GROUPS: BenchGroup[] = [pipelineGroup, edgeGroup];
+const GROUPS: BenchGroup[] = [pipelineGroup, edgeGroup, apiGroup];
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ args: process.argv.slice(2), options: { only: { type: 'string', multiple: true }, json: { type: 'string' }, list: { type: 'boolean' } } });

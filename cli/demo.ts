@@ -71,6 +71,7 @@ export async function runDemo(_argv: string[]): Promise<void> {
       `  Modbus simulator (coal mine)  127.0.0.1:${simPort}`,
       `  MQTT broker (cloud bridge)    mqtt://127.0.0.1:${String(c.mqttPort)}`,
       `  API                           ${api}`,
+      `  dashboard                     http://127.0.0.1:${String(c.httpPort)}/dashboard/  (no login: the demo runs with http.auth none)`,
       `  latest values                 ${api}/latest`,
       `  gateways / devices / tags     ${api}/gateways  ${api}/devices  ${api}/tags`,
       `  data and logs                 ${dir}  (JINYUN_DEMO_VERBOSE=1 shows the logs)`,

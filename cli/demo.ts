@@ -58,6 +58,7 @@ export async function runDemo(_argv: string[]): Promise<void> {
     const cloud = spawnJinyun(['cloud', '--config', join(root, 'configs/demo/cloud.yaml')], { env, onLine: quietLog ?? prefix('cloud') });
     children.push(cloud);
     const c = await cloud.waitFor('listening');
+    const login = await createDemoToken(env);
     const edge = spawnJinyun(['edge', '--config', join(root, 'configs/demo/edge.yaml')], {
       env: { ...env, JINYUN_SIM_PORT: String(simPort), JINYUN_MQTT_URL: `mqtt://127.0.0.1:${String(c.mqttPort)}`, JINYUN_DEMO_GATEWAY_PASSWORD: password },
       onLine: quietLog ?? prefix('edge'),
@@ -65,20 +66,22 @@ export async function runDemo(_argv: string[]): Promise<void> {
     children.push(edge);
     await edge.waitFor('started');
     const api = `http://127.0.0.1:${String(c.httpPort)}/api/v1`;
+    const dashboard = `http://127.0.0.1:${String(c.httpPort)}/dashboard/`;
     process.stdout.write([
       '',
       'Jinyun demo is running (Ctrl-C stops it):',
       `  Modbus simulator (coal mine)  127.0.0.1:${simPort}`,
       `  MQTT broker (cloud bridge)    mqtt://127.0.0.1:${String(c.mqttPort)}`,
       `  API                           ${api}`,
-      `  dashboard                     http://127.0.0.1:${String(c.httpPort)}/dashboard/  (no login: the demo runs with http.auth none)`,
+      `  dashboard                     ${dashboard}  user ${login.user}  password ${login.password}`,
+      `  API token                     Authorization: Bearer ${login.token}`,
       `  latest values                 ${api}/latest`,
       `  gateways / devices / tags     ${api}/gateways  ${api}/devices  ${api}/tags`,
       `  data and logs                 ${dir}  (JINYUN_DEMO_VERBOSE=1 shows the logs)`,
       '',
     ].join('\n') + '\n');
-    await showFirstValues(api);
-    process.stdout.write(`${JSON.stringify({ event: 'ready', api, mqttPort: c.mqttPort, httpPort: c.httpPort, simPort })}\n`);
+    await showFirstValues(api, login.token);
+    process.stdout.write(`${JSON.stringify({ event: 'ready', api, dashboard, user: login.user, password: login.password, mqttPort: c.mqttPort, httpPort: c.httpPort, simPort })}\n`);
     const first = await Promise.race([untilSignal(), ...children.map((ch) => ch.exited.then(() => 'child-exit' as const))]);
     if (first === 'child-exit') process.exitCode = 1;
   } finally {
@@ -86,11 +89,24 @@ export async function runDemo(_argv: string[]): Promise<void> {
   }
 }
 
-async function showFirstValues(api: string): Promise<void> {
+/** A tenant API token for the demo's dashboard login (`jinyun admin token create`, on the running cloud's store). */
+async function createDemoToken(env: NodeJS.ProcessEnv): Promise<{ token: string; user: string; password: string }> {
+  let line = '';
+  const admin = spawnJinyun(['admin', '--config', join(root, 'configs/demo/cloud.yaml'), 'token', 'create', '--tenant', 'demo-coal'], {
+    env, onLine: (l) => { if (l.startsWith('{"tenant"')) line = l; },
+  });
+  await new Promise((r) => admin.proc.once('close', r));
+  if (!line) throw new Error(`cannot create the demo API token: ${admin.stderr().slice(-2000)}`);
+  const token = (JSON.parse(line) as { token: string }).token;
+  const dot = token.indexOf('.');
+  return { token, user: token.slice(0, dot), password: token.slice(dot + 1) };
+}
+
+async function showFirstValues(api: string, token: string): Promise<void> {
   const deadline = performance.now() + 15_000;
   while (performance.now() < deadline) {
     try {
-      const res = await fetch(`${api}/latest`);
+      const res = await fetch(`${api}/latest`, { headers: { authorization: `Bearer ${token}` } });
       const body = (await res.json()) as { items?: { key: string; value: unknown; unit?: string; quality?: { name: string } }[] };
       const items = body.items ?? [];
       if (items.length > 0) {

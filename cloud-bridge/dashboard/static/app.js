@@ -63,7 +63,7 @@
       const h = health.get(`${d.gateway}/${d.name}`);
       const state = h ? String(h.state).replace(/^DEVICE_STATE_/, '').toLowerCase() : (d.lastReading ? 'reporting' : 'unknown');
       const rate = h && h.reads > 0 ? `${((100 * h.errors) / h.reads).toFixed(1)} %` : '—';
-      return `<tr data-device="${esc(d.name)}"><td>${esc(d.gateway)}</td><td>${esc(d.name)}</td><td class="${/up|ok|reporting/.test(state) ? 'ok' : 'bad'}">${esc(state)}</td>
+      return `<tr data-device="${esc(d.name)}"><td>${esc(d.gateway)}</td><td>${esc(d.name)}</td><td class="${state === 'ok' || state === 'reporting' ? 'ok' : state === 'down' ? 'bad' : 'warn'}">${esc(state)}</td>
         <td>${time(h && h.lastGoodMs > 0 ? new Date(h.lastGoodMs).toISOString() : d.lastReading)}</td><td>${rate}</td><td>${h ? `${h.lastRttMs} ms` : '—'}</td></tr>`;
     }).join('');
   }

@@ -33,6 +33,7 @@
  * | 1    | input    | 201-202 | float32 | ABCD  |       | fixed -0.5                                        |
  * | 1    | discrete | 200-202 | bool    |       |       | fixed true, false, true                           |
  * | 1    | coil     | 200-201 | bool    |       |       | true, false at start (writable)                   |
+ * | 1    | coil     | 300     | bool    |       |       | methane spike fault switch (write true: +1.6 %)   |
  * | 2    | holding  | 0       | uint16  |       | 0.01  | air velocity m/s (1.6-3.4)                        |
  * | 2    | holding  | 1-2     | float32 | ABCD  |       | fan motor current A (80-90)                       |
  * | 2    | holding  | 3       | int16   |       | 0.1   | winding temperature degC (60-64)                  |
@@ -64,6 +65,8 @@ const PUMP_START = 1200;
 const PUMP2_TICKS = 200;
 /** Added to methane while methaneSpike(true). */
 export const METHANE_SPIKE_PCT = 1.6;
+/** Coil of unit 1 that switches the methane spike on while true: the fault switch of a simulator running in another process (demo, browser test). */
+export const METHANE_SPIKE_COIL = 300;
 
 export interface CoalMineOptions {
   seed?: number;
@@ -165,7 +168,8 @@ export class CoalMineProfile implements SimProfile {
 
   /** The values the registers hold at tick (with the current spike and forced values). */
   values(tick = this.lastTick): CoalMineValues {
-    return coalMineValues(tick, { seed: this.seed, forced: this.forced, methaneSpike: this.spike });
+    const switched = this.banks.get(1)?.getBit('coil', METHANE_SPIKE_COIL) ?? false;
+    return coalMineValues(tick, { seed: this.seed, forced: this.forced, methaneSpike: this.spike || switched });
   }
 
   /** Raises methane by METHANE_SPIKE_PCT (alarm and power cut follow); takes effect at once. */

@@ -2,7 +2,6 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createServer, type Server } from 'node:net';
 import { spawnJinyun, stopChild, type Child } from '../../cli/process.js';
 import { tempDir } from '../helpers/tmp.js';
-import { getJson } from '../helpers/edge-child.js';
 
 function occupy(port: number): Promise<Server | null> {
   return new Promise((resolve) => {
@@ -35,7 +34,11 @@ describe('jinyun demo', () => {
     expect(performance.now() - t0).toBeLessThan(15_000);
     expect(ready.mqttPort).not.toBe(1883);
     expect(ready.httpPort).not.toBe(8080);
-    const latest = await getJson<{ items: { key: string; value: unknown; quality: { name: string } }[] }>(`${String(ready.api)}/latest`);
+    // The demo's API needs the tenant token it created and printed (user.password).
+    const res = await fetch(`${String(ready.api)}/latest`, { headers: { authorization: `Bearer ${String(ready.user)}.${String(ready.password)}` } });
+    expect(res.status).toBe(200);
+    const latest = (await res.json()) as { items: { key: string; value: unknown; quality: { name: string } }[] };
+    expect((await fetch(`${String(ready.api)}/latest`)).status).toBe(401);
     const methane = latest.items.find((i) => i.key === 'gas-monitor/methane');
     expect(methane?.quality.name).toBe('Good');
     expect(typeof methane?.value).toBe('number');

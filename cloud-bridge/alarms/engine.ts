@@ -87,6 +87,16 @@ export class AlarmEngine {
     await this.chain;
   }
 
+  /** Checks the time-based rules now (the timer does this every tickMs) and waits for the result. */
+  check(): Promise<void> {
+    return this.run(() => this.tick());
+  }
+
+  /** Resolves when every evaluation queued so far is done. */
+  settled(): Promise<void> {
+    return this.run(async () => undefined);
+  }
+
   /** Called by every raise, clear and acknowledgement (the dashboard's live feed). */
   onEvent(fn: (e: AlarmEvent, a: AlarmRecord) => void): () => void {
     this.listeners.add(fn);

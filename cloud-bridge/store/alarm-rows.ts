@@ -38,10 +38,10 @@ export function aggregateSql(seriesId: number, q: AggregateQuery, p: (v: number)
   const b = `${p(q.bucketMs)}${bigint}`;
   const s = p(seriesId);
   return `WITH b AS (
-      SELECT (ts / ${b}) * ${b} AS bts, COUNT(*) AS n, MIN(value) AS mn, MAX(value) AS mx, AVG(value) AS av, MIN(ts) AS t0, MAX(ts) AS t1
+      SELECT (ts / ${b}) * ${b} AS bts, COUNT(*) AS n, SUM(value) AS sm, MIN(value) AS mn, MAX(value) AS mx, AVG(value) AS av, MIN(ts) AS t0, MAX(ts) AS t1
       FROM readings WHERE series_id = ${s} AND ts >= ${p(q.fromMs)} AND ts < ${p(q.toMs)} AND ${AGG_FILTER}
       GROUP BY 1)
-    SELECT bts, n, mn, mx, av,
+    SELECT bts, n, sm, mn, mx, av,
       (SELECT value FROM readings r WHERE r.series_id = ${s} AND r.ts = b.t0 AND ${AGG_FILTER} ORDER BY r.id LIMIT 1) AS first,
       (SELECT value FROM readings r WHERE r.series_id = ${s} AND r.ts = b.t1 AND ${AGG_FILTER} ORDER BY r.id DESC LIMIT 1) AS last
     FROM b ORDER BY bts`;

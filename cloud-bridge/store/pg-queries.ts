@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { AggregateQuery, AlarmFilter, AlarmRecord, Bucket, NewAlarm } from './analytics-types.js';
 import { ALARM_INSERT_COLS, aggregateSql, alarmFromRow, alarmWhere, type AlarmSql } from './alarm-rows.js';
+import { mergeParts, planRange, rawBuckets, rebuildSql, rollupSql, type PartialRow } from './rollups.js';
 
 /**
  * Analytics and alarm SQL of the PostgreSQL store. The alarm tables have their own versioned
@@ -13,6 +14,19 @@ const ALARM_MIGRATIONS: string[] = [
      cleared_ms BIGINT, clear_value DOUBLE PRECISION, ack_by TEXT, ack_ms BIGINT);
    CREATE INDEX alarms_tenant ON alarms (tenant, id);
    CREATE INDEX alarms_open ON alarms (id) WHERE cleared_ms IS NULL;`,
+  // 2: one-minute rollups for long trends (rollups.ts). A statement trigger marks the minutes each
+  // INSERT touches, in the inserting transaction; a refresh rebuilds the marked minutes it can see.
+  `CREATE TABLE rollup_1m (
+     series_id BIGINT NOT NULL, minute BIGINT NOT NULL, n BIGINT NOT NULL, sm DOUBLE PRECISION, mn DOUBLE PRECISION, mx DOUBLE PRECISION,
+     first DOUBLE PRECISION, last DOUBLE PRECISION, PRIMARY KEY (series_id, minute));
+   CREATE TABLE rollup_dirty (id BIGSERIAL PRIMARY KEY, series_id BIGINT NOT NULL, minute BIGINT NOT NULL);
+   CREATE FUNCTION rollup_mark() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+   BEGIN
+     INSERT INTO rollup_dirty (series_id, minute) SELECT DISTINCT series_id, (ts / 60000) * 60000 FROM new_rows;
+     RETURN NULL;
+   END $$;
+   CREATE TRIGGER readings_rollup_mark AFTER INSERT ON readings REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION rollup_mark();
+   INSERT INTO rollup_dirty (series_id, minute) SELECT DISTINCT series_id, (ts / 60000) * 60000 FROM readings;`,
 ];
 
 type Queryable = Pick<pg.PoolClient, 'query'>;
@@ -49,11 +63,48 @@ const dollar = (params: unknown[]) => (v: unknown): string => {
   return `$${params.length}`;
 };
 
-export async function pgAggregate(pool: Queryable, seriesId: number, q: AggregateQuery): Promise<Bucket[]> {
+async function rawParts(pool: Queryable, seriesId: number, q: AggregateQuery): Promise<PartialRow[]> {
   const params: unknown[] = [];
-  const sql = aggregateSql(seriesId, q, dollar(params), '::bigint');
-  const rows = (await pool.query<{ bts: number; n: number; mn: number; mx: number; av: number; first: number; last: number }>(sql, params)).rows;
-  return rows.map((r) => ({ ts: r.bts, count: r.n, min: r.mn, max: r.mx, avg: r.av, first: r.first, last: r.last }));
+  return (await pool.query<PartialRow>(aggregateSql(seriesId, q, dollar(params), '::bigint'), params)).rows;
+}
+
+/**
+ * Rebuilds the minutes marked by committed inserts. Marks of transactions still open are not
+ * visible, so they are neither deleted nor missed: the next refresh takes them. One refresher at a
+ * time per schema (advisory lock).
+ */
+export async function pgRefreshRollups(pool: pg.Pool, schema: string): Promise<void> {
+  const c = await pool.connect();
+  try {
+    await c.query('BEGIN');
+    await c.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`jinyun-rollup:${schema}`]);
+    const todo = await c.query(`CREATE TEMP TABLE rollup_todo ON COMMIT DROP AS
+      WITH d AS (DELETE FROM rollup_dirty RETURNING series_id, minute) SELECT DISTINCT series_id, minute FROM d`);
+    if ((todo.rowCount ?? 0) > 0) {
+      await c.query('DELETE FROM rollup_1m r USING rollup_todo t WHERE r.series_id = t.series_id AND r.minute = t.minute');
+      await c.query(rebuildSql('rollup_todo', 'pg'));
+    }
+    await c.query('COMMIT');
+  } catch (err) {
+    await c.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    c.release();
+  }
+}
+
+/** Aggregates: from the rollups for whole minutes (after a refresh) and the raw readings for the rest. */
+export async function pgAggregate(pool: pg.Pool, schema: string, seriesId: number, q: AggregateQuery): Promise<Bucket[]> {
+  const plan = planRange(q);
+  if (!plan) return rawBuckets(await rawParts(pool, seriesId, q));
+  await pgRefreshRollups(pool, schema);
+  const params: unknown[] = [];
+  const [left, inner, right] = await Promise.all([
+    plan.left ? rawParts(pool, seriesId, { ...q, ...plan.left }) : [],
+    pool.query<PartialRow>(rollupSql(seriesId, { ...q, ...plan.inner }, dollar(params), '::bigint'), params).then((r) => r.rows),
+    plan.right ? rawParts(pool, seriesId, { ...q, ...plan.right }) : [],
+  ]);
+  return mergeParts([left, inner, right]);
 }
 
 export async function pgInsertAlarm(pool: Queryable, a: NewAlarm): Promise<AlarmRecord> {

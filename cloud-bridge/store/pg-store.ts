@@ -238,7 +238,7 @@ export class PgStore implements CloudStore {
   // --- analytics and alarms (issue 7; SQL in pg-queries.ts) ---
   async aggregate(q: AggregateQuery): Promise<{ tag: TagRow; buckets: Bucket[] } | null> {
     const tag = (await this.pool.query<TagSql & { id: number }>(`SELECT s.id, ${TAG_COLS} FROM series s WHERE s.gateway = $1 AND s.key = $2`, [q.gateway, q.key])).rows[0];
-    return tag ? { tag: tagRow(tag), buckets: await pgAggregate(this.pool, tag.id, q) } : null;
+    return tag ? { tag: tagRow(tag), buckets: await pgAggregate(this.pool, this.schema, tag.id, q) } : null;
   }
 
   insertAlarm(a: NewAlarm): Promise<AlarmRecord> {

@@ -1,11 +1,12 @@
 import type { Sqlite, SqlParam } from '../../core/sqlite.js';
 import type { AggregateQuery, AlarmFilter, AlarmRecord, Bucket, NewAlarm } from './analytics-types.js';
 import { ALARM_INSERT_COLS, aggregateSql, alarmFromRow, alarmWhere, type AlarmSql } from './alarm-rows.js';
+import { ROLLUP_MS, mergeParts, planRange, rawBuckets, rebuildSql, rollupSql, type PartialRow } from './rollups.js';
 
 /**
- * Analytics and alarm SQL of the SQLite store. The alarm tables have their own versioned
- * migrations (alarm_schema_version), applied after the store's own, so they never collide with
- * the readings schema's numbering.
+ * Analytics and alarm SQL of the SQLite store. The alarm and rollup tables have their own
+ * versioned migrations (alarm_schema_version), applied after the store's own, so they never
+ * collide with the readings schema's numbering.
  */
 const ALARM_MIGRATIONS: string[] = [
   `CREATE TABLE alarms (
@@ -27,6 +28,20 @@ const ALARM_MIGRATIONS: string[] = [
    );
    CREATE INDEX alarms_tenant ON alarms (tenant, id);
    CREATE INDEX alarms_open ON alarms (id) WHERE cleared_ms IS NULL;`,
+  // 2: one-minute rollups for long trends (rollups.ts) and the id watermark up to which they are current.
+  `CREATE TABLE rollup_1m (
+     series_id INTEGER NOT NULL,
+     minute INTEGER NOT NULL,
+     n INTEGER NOT NULL,
+     sm REAL,
+     mn REAL,
+     mx REAL,
+     first REAL,
+     last REAL,
+     PRIMARY KEY (series_id, minute)
+   ) WITHOUT ROWID;
+   CREATE TABLE rollup_state (upto_id INTEGER NOT NULL);
+   INSERT INTO rollup_state (upto_id) VALUES (0);`,
 ];
 
 export async function sqliteMigrateAlarms(db: Sqlite): Promise<void> {
@@ -51,11 +66,39 @@ const numbered = (params: SqlParam[]) => (v: SqlParam): string => {
   return `?${params.length}`;
 };
 
-export async function sqliteAggregate(reader: Sqlite, seriesId: number, q: AggregateQuery): Promise<Bucket[]> {
+async function rawParts(reader: Sqlite, seriesId: number, q: AggregateQuery): Promise<PartialRow[]> {
   const params: SqlParam[] = [];
-  const sql = aggregateSql(seriesId, q, numbered(params), '');
-  const rows = await reader.all<{ bts: number; n: number; mn: number; mx: number; av: number; first: number; last: number }>(sql, params);
-  return rows.map((r) => ({ ts: r.bts, count: r.n, min: r.mn, max: r.mx, avg: r.av, first: r.first, last: r.last }));
+  return reader.all<PartialRow>(aggregateSql(seriesId, q, numbered(params), ''), params);
+}
+
+/**
+ * Brings the rollups up to date with every reading committed so far: the minutes of the readings
+ * above the id watermark are rebuilt, in one write transaction. Exact because SQLite has one
+ * writer: ids are handed out in commit order, so nothing below the watermark can appear later.
+ */
+export async function sqliteRefreshRollups(db: Sqlite): Promise<void> {
+  await db.transaction(async () => {
+    const upto = (await db.get<{ upto_id: number }>('SELECT upto_id FROM rollup_state'))?.upto_id ?? 0;
+    const max = (await db.get<{ m: number | null }>('SELECT MAX(id) AS m FROM readings'))?.m ?? 0;
+    if (max <= upto) return;
+    await db.exec('CREATE TEMP TABLE IF NOT EXISTS rollup_todo (series_id INTEGER NOT NULL, minute INTEGER NOT NULL, PRIMARY KEY (series_id, minute)) WITHOUT ROWID; DELETE FROM temp.rollup_todo');
+    await db.run(`INSERT OR IGNORE INTO temp.rollup_todo SELECT DISTINCT series_id, (ts / ${ROLLUP_MS}) * ${ROLLUP_MS} FROM readings WHERE id > ? AND id <= ?`, [upto, max]);
+    await db.exec('DELETE FROM rollup_1m WHERE (series_id, minute) IN (SELECT series_id, minute FROM temp.rollup_todo)');
+    await db.exec(rebuildSql('temp.rollup_todo', 'sqlite'));
+    await db.run('UPDATE rollup_state SET upto_id = ?', [max]);
+  });
+}
+
+/** Aggregates: from the rollups for whole minutes (after a refresh) and the raw readings for the rest. */
+export async function sqliteAggregate(db: Sqlite, reader: Sqlite, seriesId: number, q: AggregateQuery): Promise<Bucket[]> {
+  const plan = planRange(q);
+  if (!plan) return rawBuckets(await rawParts(reader, seriesId, q));
+  await sqliteRefreshRollups(db);
+  const params: SqlParam[] = [];
+  const inner = await reader.all<PartialRow>(rollupSql(seriesId, { ...q, ...plan.inner }, numbered(params), ''), params);
+  const left = plan.left ? await rawParts(reader, seriesId, { ...q, ...plan.left }) : [];
+  const right = plan.right ? await rawParts(reader, seriesId, { ...q, ...plan.right }) : [];
+  return mergeParts([left, inner, right]);
 }
 
 export async function sqliteInsertAlarm(db: Sqlite, a: NewAlarm): Promise<AlarmRecord> {

@@ -182,7 +182,7 @@ export class SqliteStore implements CloudStore {
   // --- analytics and alarms (issue 7; SQL in sqlite-queries.ts) ---
   async aggregate(q: AggregateQuery): Promise<{ tag: TagRow; buckets: Bucket[] } | null> {
     const tag = await this.reader.get<TagSql & { id: number }>(`SELECT s.id, ${TAG_COLS} FROM series s WHERE s.gateway = ? AND s.key = ?`, [q.gateway, q.key]);
-    return tag ? { tag: tagRow(tag), buckets: await sqliteAggregate(this.reader, tag.id, q) } : null;
+    return tag ? { tag: tagRow(tag), buckets: await sqliteAggregate(this.db, this.reader, tag.id, q) } : null;
   }
 
   insertAlarm(a: NewAlarm): Promise<AlarmRecord> {

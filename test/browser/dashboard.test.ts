@@ -79,7 +79,7 @@ describe.skipIf(skip)('dashboard in headless Chromium against the running demo',
     await page.waitForFunction("/^[1-9]\\d* raw readings$/.test(document.querySelector('#trend-info').textContent)");
     expect(await page.$$eval('#chart canvas', (c) => c.length)).toBeGreaterThan(0);
     await page.click('#ranges button:has-text("7 d")');
-    await page.waitForFunction("/buckets of 605 s .* computed by the store/.test(document.querySelector('#trend-info').textContent)");
+    await page.waitForFunction("/buckets of 660 s .* computed by the store/.test(document.querySelector('#trend-info').textContent)");
     await page.click('#ranges button:has-text("1 h")');
     await page.waitForFunction("/raw readings/.test(document.querySelector('#trend-info').textContent)");
     await shot('2-trend');

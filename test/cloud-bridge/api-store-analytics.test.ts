@@ -66,6 +66,27 @@ function describeAnalytics(name: string, open: (dir: string) => Promise<CloudSto
       expect(await store.aggregate({ gateway: 'gw-2', key: 'pump/flow', fromMs: T0, toMs: T0 + S, bucketMs: S })).toBeNull();
     });
 
+    it('whole-minute buckets come from the rollups plus raw partial minutes, and include late readings in minutes already rolled up', async () => {
+      const M = 60_000;
+      const m0 = T0 + 10 * M;
+      const write = async (readings: Reading[], seqFirst: number, historical = false) => {
+        const bytes = batchBytes(readings, seqFirst, { historical });
+        await store.writeBatch('gw-1', decodeBatch(bytes), { receivedMs: m0 + 5 * M, bytes });
+      };
+      await write([{ tagId: 5, ts: m0 + 10 * S, value: 1, quality: 0 }, { tagId: 5, ts: m0 + 20 * S, value: 2, quality: 0 }, { tagId: 5, ts: m0 + M + S, value: 3, quality: 0 }], 100);
+      const q = { gateway: 'gw-1', key: 'gas/methane', fromMs: m0, toMs: m0 + 2 * M, bucketMs: M };
+      expect((await store.aggregate(q))!.buckets).toEqual([
+        { ts: m0, count: 2, min: 1, max: 2, avg: 1.5, first: 1, last: 2 },
+        { ts: m0 + M, count: 1, min: 3, max: 3, avg: 3, first: 3, last: 3 }]);
+      // Left edge from the raw readings (the minute starting at m0 is partial), the rest from the rollups.
+      expect((await store.aggregate({ ...q, fromMs: m0 + 15 * S }))!.buckets.map((b) => [b.ts, b.count, b.first])).toEqual([[m0, 1, 2], [m0 + M, 1, 3]]);
+      expect((await store.aggregate({ ...q, fromMs: m0 + 15 * S, bucketMs: 2 * M }))!.buckets.map((b) => [b.count, b.min, b.max, b.first, b.last]))
+        .toEqual(Math.floor((m0 + 15 * S) / (2 * M)) === Math.floor((m0 + M + S) / (2 * M)) ? [[2, 2, 3, 2, 3]] : [[1, 2, 2, 2, 2], [1, 3, 3, 3, 3]]);
+      // A backfilled batch lands in the minute already rolled up: the next query includes it.
+      await write([{ tagId: 5, ts: m0 + 5 * S, value: 10, quality: 0 }, { tagId: 5, ts: m0 + 30 * S, value: -4, quality: 0 }], 200, true);
+      expect((await store.aggregate(q))!.buckets[0]).toEqual({ ts: m0, count: 4, min: -4, max: 10, avg: 2.25, first: 10, last: -4 });
+    });
+
     it('alarms: insert, list by tenant/state with paging, acknowledge once, clear once', async () => {
       const base = { gateway: 'gw-1', source: 'pump/flow', rule: 'r', type: 'high' as const, severity: 'alarm' as const, message: 'm', value: 7, limit: 6 };
       const a1 = await store.insertAlarm({ ...base, tenant: 'ta', raisedMs: T0 });

@@ -98,7 +98,9 @@
       data = [pts.map((p) => p.tsMs / 1000), pts.map((p) => Number(p.value)), pts.map((p) => Number(p.value)), pts.map((p) => Number(p.value))];
       info = `${pts.length} raw readings`;
     } else {
-      const bucket = Math.max(1000, Math.ceil(rangeMs / 1000 / 1000) * 1000);
+      // About 1 000 points; whole minutes from 1 minute up, so the store answers from its minute rollups.
+      const raw = Math.ceil(rangeMs / 1000 / 1000) * 1000;
+      const bucket = raw >= 60e3 ? Math.ceil(raw / 60e3) * 60e3 : raw;
       const r = await api(`/aggregate?${q}&bucket=${bucket}`);
       data = [r.items.map((b) => b.tsMs / 1000), r.items.map((b) => b.avg), r.items.map((b) => b.min), r.items.map((b) => b.max)];
       info = `${r.items.length} buckets of ${bucket / 1000} s (avg, min, max) computed by the store`;

@@ -71,22 +71,30 @@ async function rawParts(reader: Sqlite, seriesId: number, q: AggregateQuery): Pr
   return reader.all<PartialRow>(aggregateSql(seriesId, q, numbered(params), ''), params);
 }
 
+/** Reading ids folded into the rollups per write transaction: the ingest's transactions interleave between chunks. */
+export const ROLLUP_CHUNK_IDS = 100_000;
+
 /**
  * Brings the rollups up to date with every reading committed so far: the minutes of the readings
- * above the id watermark are rebuilt, in one write transaction. Exact because SQLite has one
- * writer: ids are handed out in commit order, so nothing below the watermark can appear later.
+ * above the id watermark are rebuilt, in write transactions of at most ROLLUP_CHUNK_IDS ids (a large
+ * backlog never holds the writer for long). Exact because SQLite has one writer: ids are handed out
+ * in commit order, so nothing below the watermark can appear later.
  */
 export async function sqliteRefreshRollups(db: Sqlite): Promise<void> {
-  await db.transaction(async () => {
-    const upto = (await db.get<{ upto_id: number }>('SELECT upto_id FROM rollup_state'))?.upto_id ?? 0;
-    const max = (await db.get<{ m: number | null }>('SELECT MAX(id) AS m FROM readings'))?.m ?? 0;
-    if (max <= upto) return;
-    await db.exec('CREATE TEMP TABLE IF NOT EXISTS rollup_todo (series_id INTEGER NOT NULL, minute INTEGER NOT NULL, PRIMARY KEY (series_id, minute)) WITHOUT ROWID; DELETE FROM temp.rollup_todo');
-    await db.run(`INSERT OR IGNORE INTO temp.rollup_todo SELECT DISTINCT series_id, (ts / ${ROLLUP_MS}) * ${ROLLUP_MS} FROM readings WHERE id > ? AND id <= ?`, [upto, max]);
-    await db.exec('DELETE FROM rollup_1m WHERE (series_id, minute) IN (SELECT series_id, minute FROM temp.rollup_todo)');
-    await db.exec(rebuildSql('temp.rollup_todo', 'sqlite'));
-    await db.run('UPDATE rollup_state SET upto_id = ?', [max]);
-  });
+  for (;;) {
+    const done = await db.transaction(async () => {
+      const upto = (await db.get<{ upto_id: number }>('SELECT upto_id FROM rollup_state'))?.upto_id ?? 0;
+      const max = Math.min((await db.get<{ m: number | null }>('SELECT MAX(id) AS m FROM readings'))?.m ?? 0, upto + ROLLUP_CHUNK_IDS);
+      if (max <= upto) return true;
+      await db.exec('CREATE TEMP TABLE IF NOT EXISTS rollup_todo (series_id INTEGER NOT NULL, minute INTEGER NOT NULL, PRIMARY KEY (series_id, minute)) WITHOUT ROWID; DELETE FROM temp.rollup_todo');
+      await db.run(`INSERT OR IGNORE INTO temp.rollup_todo SELECT DISTINCT series_id, (ts / ${ROLLUP_MS}) * ${ROLLUP_MS} FROM readings WHERE id > ? AND id <= ?`, [upto, max]);
+      await db.exec('DELETE FROM rollup_1m WHERE (series_id, minute) IN (SELECT series_id, minute FROM temp.rollup_todo)');
+      await db.exec(rebuildSql('temp.rollup_todo', 'sqlite'));
+      await db.run('UPDATE rollup_state SET upto_id = ?', [max]);
+      return false;
+    });
+    if (done) return;
+  }
 }
 
 /** Aggregates: from the rollups for whole minutes (after a refresh) and the raw readings for the rest. */

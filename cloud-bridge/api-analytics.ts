@@ -13,7 +13,6 @@ export interface AnalyticsDeps {
   alarms?: AlarmEngine;
   scopeOf: (req: FastifyRequest) => RequestScope;
   checkGateway: (req: FastifyRequest, gateway: string | undefined) => void;
-  maxLimit: number;
 }
 
 const gateway = z.string().regex(ID_PATTERN, 'gateway must be a gateway id');

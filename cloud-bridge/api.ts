@@ -133,7 +133,7 @@ export function buildApi(store: CloudStore, opts: { http: CloudConfig['http'] },
       };
     });
 
-    registerAnalytics(api, { store, alarms: ctx.alarms, scopeOf, checkGateway, maxLimit: opts.http.maxLimit });
+    registerAnalytics(api, { store, alarms: ctx.alarms, scopeOf, checkGateway });
     registerDocs(api);
   }, { prefix: '/api/v1' });
   registerDashboard(app, { auth: opts.http.auth });

@@ -78,12 +78,9 @@ export async function pgRefreshRollups(pool: pg.Pool, schema: string): Promise<v
   try {
     await c.query('BEGIN');
     await c.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`jinyun-rollup:${schema}`]);
-    const todo = await c.query(`CREATE TEMP TABLE rollup_todo ON COMMIT DROP AS
-      WITH d AS (DELETE FROM rollup_dirty RETURNING series_id, minute) SELECT DISTINCT series_id, minute FROM d`);
-    if ((todo.rowCount ?? 0) > 0) {
-      await c.query('DELETE FROM rollup_1m r USING rollup_todo t WHERE r.series_id = t.series_id AND r.minute = t.minute');
-      await c.query(rebuildSql('rollup_todo', 'pg'));
-    }
+    // Taken after the lock, the statement's snapshot includes every refresh before it (no older rebuild can overwrite a newer one).
+    await c.query(`WITH d AS (DELETE FROM rollup_dirty RETURNING series_id, minute), todo AS (SELECT DISTINCT series_id, minute FROM d)
+      ${rebuildSql('todo', 'pg')}`);
     await c.query('COMMIT');
   } catch (err) {
     await c.query('ROLLBACK').catch(() => undefined);

@@ -66,10 +66,12 @@ export function rebuildSql(todo: string, dialect: 'sqlite' | 'pg'): string {
     FROM ${todo} t CROSS JOIN readings r WHERE ${f('r')}
     GROUP BY t.series_id, t.minute`;
   }
+  // PostgreSQL: `todo` is a CTE (the marks just taken); rows are upserted (readings are never deleted, so a minute never empties).
   return `${insert}
     SELECT t.series_id, t.minute, a.n, a.sm, a.mn, a.mx, ${firstLast}
     FROM ${todo} t CROSS JOIN LATERAL (SELECT COUNT(*) AS n, SUM(r.value) AS sm, MIN(r.value) AS mn, MAX(r.value) AS mx FROM readings r WHERE ${f('r')}) a
-    WHERE a.n > 0`;
+    WHERE a.n > 0
+    ON CONFLICT (series_id, minute) DO UPDATE SET n = excluded.n, sm = excluded.sm, mn = excluded.mn, mx = excluded.mx, first = excluded.first, last = excluded.last`;
 }
 
 const toBucket = (r: PartialRow): Bucket => ({

@@ -40,6 +40,11 @@ const csvCell = (s: string): string => (/[",\n\r]/.test(s) ? `"${s.replace(/"/g,
 
 /** /aggregate, /export.csv and /alarms: analytics over the store and the alarm list. */
 export function registerAnalytics(api: FastifyInstance, d: AnalyticsDeps): void {
+  registerSeries(api, d);
+  registerAlarms(api, d);
+}
+
+function registerSeries(api: FastifyInstance, d: AnalyticsDeps): void {
   const aggQuery = z.strictObject({ gateway, tag, from: z.string().optional(), to: z.string().optional(), bucket: intParam('bucket', MIN_BUCKET_MS, MAX_BUCKET_MS).optional() });
   api.get('/aggregate', async (req, reply) => {
     const q = parseQuery(aggQuery, req.query);
@@ -66,6 +71,9 @@ export function registerAnalytics(api: FastifyInstance, d: AnalyticsDeps): void 
     return sendCsv(reply, d.store, { gateway: q.gateway, key: q.tag, fromMs, toMs }, first.readings);
   });
 
+}
+
+function registerAlarms(api: FastifyInstance, d: AnalyticsDeps): void {
   const alarmQuery = z.strictObject({
     state: z.enum(['active', 'cleared', 'all']).default('all'), gateway: gateway.optional(),
     limit: intParam('limit', 1, 1000).default(100), before: intParam('before', 1, Number.MAX_SAFE_INTEGER).optional(),

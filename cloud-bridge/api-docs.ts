@@ -37,6 +37,7 @@ export const OPENAPI = {
     '/export.csv': { get: op('CSV export of the raw readings of one tag, streamed (any length, bounded memory).', RANGE, '`text/csv`: ts,ts_ms,value,quality,epoch,seq,historical.') },
     '/alarms': { get: op('Alarms, newest first.', [['state', 'query', false, 'active, cleared or all (default).', { type: 'string', enum: ['active', 'cleared', 'all'] }], ['gateway', 'query', false, 'Gateway id.'],
       ['limit', 'query', false, '1-1000 (default 100).', int], ['before', 'query', false, 'The previous page\'s `next` (an alarm id).', int]], '`{ items: [alarm], next }`.') },
+    '/events': { get: op('Server-sent events (text/event-stream) of alarm changes of your tenant: `event: alarm`, data `{ event: raised|cleared|acknowledged, alarm }`.', [], 'An open event stream.') },
     '/alarms/{id}/ack': { post: op('Acknowledge an alarm (who and when are stored; the first acknowledgement stays).', [['id', 'path', true, 'Alarm id.', int]], 'The alarm.', {
       requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['by'], properties: { by: { type: 'string', maxLength: 128 } } } } } },
     }) },

@@ -10,6 +10,7 @@ import { installTokenAuth, type RequestScope } from './api-auth.js';
 import type { AlarmEngine } from './alarms/engine.js';
 import { registerAnalytics } from './api-analytics.js';
 import { registerDocs } from './api-docs.js';
+import { registerEvents } from './api-events.js';
 import { registerDashboard } from './dashboard/serve.js';
 import { BadRequestError, encodeCursor, iso, jsonValue, parseCursor, parseQuery, parseTime, qualityJson } from './api-format.js';
 
@@ -42,7 +43,8 @@ const tagJson = (t: TagRow) => ({ gateway: t.gateway, key: t.key, tagId: t.tagId
 /** The HTTP API under /api/v1 (JSON). Read-only; values as JSON numbers, booleans and strings (NaN, ±Infinity and 64-bit integers as strings). */
 export function buildApi(store: CloudStore, opts: { http: CloudConfig['http'] }, ctx: ApiContext): FastifyInstance {
   const log = ctx.logger.child({ component: 'api' });
-  const app = Fastify({ loggerInstance: log as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }) });
+  // forceCloseConnections: close() must not wait for event streams or for sockets a browser opened ahead without a request.
+  const app = Fastify({ loggerInstance: log as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }), forceCloseConnections: true });
   const seriesQuery = z.strictObject({
     gateway: idParam('gateway'),
     tag: z.string().min(1, 'tag must be a tag key such as "device/tag"').max(256),
@@ -135,6 +137,7 @@ export function buildApi(store: CloudStore, opts: { http: CloudConfig['http'] },
 
     registerAnalytics(api, { store, alarms: ctx.alarms, scopeOf, checkGateway });
     registerDocs(api);
+    registerEvents(api, { alarms: ctx.alarms, scopeOf });
   }, { prefix: '/api/v1' });
   registerDashboard(app, { auth: opts.http.auth });
   return app;

@@ -97,10 +97,12 @@ export class AlarmEngine {
     return this.run(async () => undefined);
   }
 
-  /** Called by every raise, clear and acknowledgement (the dashboard's live feed). */
+  /** Called by every raise, clear and acknowledgement (the dashboard's live feed, GET /api/v1/events). */
   onEvent(fn: (e: AlarmEvent, a: AlarmRecord) => void): () => void {
     this.listeners.add(fn);
-    return () => this.listeners.delete(fn);
+    return () => {
+      this.listeners.delete(fn);
+    };
   }
 
   // --- ingest observer ---

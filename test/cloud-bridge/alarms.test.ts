@@ -51,6 +51,8 @@ describe('methane alarm end to end: Modbus simulator → edge → MQTT → inges
   const profile = new CoalMineProfile();
   let bridge: CloudBridge;
   let edge: EdgeAgent;
+  const sse = new AbortController();
+  const streamed: { event: string; alarm: { rule: string } }[] = [];
   const published: { atMs: number; event: string; alarm: { id: number; rule: string; value: number; active: boolean } }[] = [];
 
   beforeAll(async () => {
@@ -63,6 +65,23 @@ describe('methane alarm end to end: Modbus simulator → edge → MQTT → inges
     await bridge.bus.subscribe(`jinyun/v1/${GW1.tenant}/${GW1.id}/alarm`, (_t, payload) => {
       published.push({ atMs: Date.now(), ...(JSON.parse(payload.toString()) as { event: string; alarm: never }) });
     });
+    // The dashboard's live feed: server-sent events from the API.
+    const res = await fetch(`http://127.0.0.1:${bridge.httpPort}/api/v1/events`, { signal: sse.signal });
+    expect(res.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
+    void (async () => {
+      const dec = new TextDecoder();
+      let buf = '';
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+        buf += dec.decode(chunk, { stream: true });
+        let i;
+        while ((i = buf.indexOf('\n\n')) >= 0) {
+          const frame = buf.slice(0, i);
+          buf = buf.slice(i + 2);
+          const data = /^event: alarm\ndata: (.*)$/s.exec(frame)?.[1];
+          if (data) streamed.push(JSON.parse(data) as { event: string; alarm: { rule: string } });
+        }
+      }
+    })().catch(() => undefined);
     edge = await startEdgeAgent(edgeConfigSchema.parse({
       gateway: { id: GW1.id, tenant: GW1.tenant }, spool: { path: join(tmp.dir, 'spool.db') },
       uplink: { url: `mqtt://127.0.0.1:${bridge.mqttPort}`, password: GW1.password, batch: { maxDelayMs: 100 } }, http: { enabled: false },
@@ -72,6 +91,7 @@ describe('methane alarm end to end: Modbus simulator → edge → MQTT → inges
   }, 60_000);
 
   afterAll(async () => {
+    sse.abort();
     await edge?.close().catch(() => undefined);
     await bridge?.close().catch(() => undefined);
     await sim?.stop().catch(() => undefined);
@@ -121,5 +141,9 @@ describe('methane alarm end to end: Modbus simulator → edge → MQTT → inges
     expect(events('methane-coal-face-alarm', 'cleared')[0]!.alarm).toMatchObject({ clearValue: 0.85 });
     expect(await bridge.store.alarms({ active: true, limit: 10 })).toEqual([]);
     expect(bridge.alarms.metrics).toMatchObject({ raised: 2, cleared: 2, errors: 0 });
+    // The same four changes went to the live feed, in order.
+    await until('4 streamed events', async () => (streamed.length >= 4 ? true : null), 10_000);
+    expect(streamed.map((e) => `${e.event} ${e.alarm.rule}`)).toEqual(published.map((p) => `${p.event} ${p.alarm.rule}`));
+    expect(streamed).toHaveLength(4);
   }, 120_000);
 });

@@ -158,7 +158,7 @@ describe('API analytics: aggregates, CSV export, alarms, tenant isolation, bad p
   it('GET /openapi.json describes every endpoint, without a token', async () => {
     const { status, body } = await get('/openapi.json', null);
     expect(status).toBe(200);
-    expect(Object.keys(body.paths as object).sort()).toEqual(['/aggregate', '/alarms', '/alarms/{id}/ack', '/devices', '/export.csv', '/gateways', '/healthz', '/latest', '/metrics', '/series', '/tags']);
+    expect(Object.keys(body.paths as object).sort()).toEqual(['/aggregate', '/alarms', '/alarms/{id}/ack', '/devices', '/events', '/export.csv', '/gateways', '/healthz', '/latest', '/metrics', '/series', '/tags']);
   });
 
   it('GET /export.csv streams a million rows page by page with bounded memory', async () => {

@@ -111,12 +111,34 @@
     plot = new uPlot({ width, height: 300, series: [{}, { label: 'avg', stroke: '#17324d', width: 2 }, { label: 'min', stroke: '#8fb3d9' }, { label: 'max', stroke: '#d98f8f' }], scales: { x: { time: true } } }, data, $('#chart'));
   }
 
+  /** Alarm changes pushed by the bridge (GET /api/v1/events, read with fetch so the token can be sent): refresh at once. */
+  async function listen() {
+    const me = token;
+    while (token === me) {
+      try {
+        const res = await fetch('/api/v1/events', { headers: token ? { authorization: `Bearer ${token}` } : {} });
+        if (!res.ok || !res.body) throw new Error(res.statusText);
+        const reader = res.body.getReader();
+        const dec = new TextDecoder();
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done || token !== me) break;
+          if (dec.decode(value, { stream: true }).includes('event: alarm')) refresh();
+        }
+      } catch {
+        // bridge restarting or network down: polling keeps going; retry the stream
+      }
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+  }
+
   function start() {
     $('#login').hidden = true; $('#app').hidden = false; $('#logout').hidden = !token;
     $('#who').textContent = token ? `user ${user}` : '';
     $('#ranges').innerHTML = RANGES.map(([l, ms]) => `<button data-range="${ms}" class="${ms === rangeMs ? 'active' : ''}">${l}</button>`).join('');
     loadTags().then(trend).catch(() => undefined);
     refresh();
+    listen();
     clearInterval(timer);
     let n = 0;
     timer = setInterval(() => { refresh(); if (++n % 5 === 0 && rangeMs <= 86400e3) trend().catch(() => undefined); }, 2000);

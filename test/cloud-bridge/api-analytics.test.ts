@@ -13,6 +13,8 @@ import { cloudConfigSchema } from '../../cloud-bridge/config.js';
 import { hashPassword } from '../../cloud-bridge/credentials.js';
 import { Registry } from '../../cloud-bridge/registry.js';
 import { SqliteStore } from '../../cloud-bridge/store/sqlite-store.js';
+import { AlarmEngine } from '../../cloud-bridge/alarms/engine.js';
+import { alarmsConfigSchema } from '../../cloud-bridge/alarms/rules.js';
 import { tempDir } from '../helpers/tmp.js';
 import { CATALOG, T0, batchBytes } from './helpers.js';
 
@@ -159,6 +161,47 @@ describe('API analytics: aggregates, CSV export, alarms, tenant isolation, bad p
     const { status, body } = await get('/openapi.json', null);
     expect(status).toBe(200);
     expect(Object.keys(body.paths as object).sort()).toEqual(['/aggregate', '/alarms', '/alarms/{id}/ack', '/devices', '/events', '/export.csv', '/gateways', '/healthz', '/latest', '/metrics', '/series', '/tags']);
+  });
+
+  it('GET /events streams alarm changes of the token\'s tenant only', async () => {
+    const engine = new AlarmEngine(store, alarmsConfigSchema.parse({ tickMs: 60_000, rules: [{ name: 'gap', type: 'data_gap' }] }), {
+      logger: silentLogger(), tenantOf: (g) => ({ 'gw-a': 'ta', 'gw-b': 'tb' } as Record<string, string>)[g] });
+    await engine.start();
+    const config = cloudConfigSchema.parse({ store: { type: 'sqlite', path: 'x' }, http: { auth: 'token' } });
+    const live = buildApi(store, { http: config.http }, { logger: silentLogger(), registry, alarms: engine });
+    await live.listen({ port: 0, host: '127.0.0.1' });
+    const port = (live.server.address() as AddressInfo).port;
+    const ac = new AbortController();
+    const collect = async (token: string) => {
+      const res = await fetch(`http://127.0.0.1:${port}/api/v1/events`, { headers: { authorization: `Bearer ${token}` }, signal: ac.signal });
+      const got: string[] = [];
+      void (async () => {
+        for await (const c of res.body as unknown as AsyncIterable<Uint8Array>) {
+          for (const m of new TextDecoder().decode(c).matchAll(/^data: (.*)$/gm)) {
+            const e = JSON.parse(m[1]!) as { event: string; alarm: { gateway: string; source: string } };
+            got.push(`${e.event} ${e.alarm.gateway} ${e.alarm.source}`);
+          }
+        }
+      })().catch(() => undefined);
+      return got;
+    };
+    try {
+      const a = await collect(TOKEN_A);
+      const b = await collect(TOKEN_B);
+      expect((await fetch(`http://127.0.0.1:${port}/api/v1/events`)).status).toBe(401);
+      engine.gap({ gateway: 'gw-a', producerId: 'p', seqFirst: 1, seqLast: 3, sinceMs: T0 });
+      engine.gap({ gateway: 'gw-b', producerId: 'p', seqFirst: 7, seqLast: 7, sinceMs: T0 });
+      await engine.settled();
+      const deadline = Date.now() + 10_000;
+      while ((a.length < 1 || b.length < 1) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      await new Promise((r) => setTimeout(r, 100));
+      expect(a).toEqual(['raised gw-a p:1-3']);
+      expect(b).toEqual(['raised gw-b p:7-7']);
+    } finally {
+      ac.abort();
+      await engine.stop();
+      await live.close();
+    }
   });
 
   it('GET /export.csv streams a million rows page by page with bounded memory', async () => {

@@ -200,6 +200,18 @@ export class OpcuaSimServer {
     this.tick();
   }
 
+  /** The sessions open now, as the server sees them: message security and user identity (for tests and logs). */
+  sessions(): { securityMode: string; securityPolicy: string; user: string }[] {
+    const engine = this.server?.engine;
+    if (!engine) return [];
+    return engine.getSessions().filter((s) => s.channel).map((s) => {
+      const token = s.userIdentityToken as { constructor: { name: string }; userName?: string | null } | undefined;
+      const kind = token?.constructor.name ?? '';
+      const user = kind.startsWith('UserName') ? `username:${token?.userName ?? ''}` : kind.startsWith('X509') ? 'certificate' : 'anonymous';
+      return { securityMode: MessageSecurityMode[s.channel!.securityMode] ?? String(s.channel!.securityMode), securityPolicy: String(s.channel!.securityPolicy).replace(/^.*#/, ''), user };
+    });
+  }
+
   /** Fault: sessions open now get no more publish responses (their subscriptions go silent); new sessions work. */
   stopPublishing(): number {
     const sessions = (this.server?.engine as unknown as { _sessions?: Record<string, unknown> } | undefined)?._sessions ?? {};

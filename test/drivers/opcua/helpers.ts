@@ -45,3 +45,24 @@ export class Collector {
     }
   }
 }
+
+/** Runs the real `jinyun` CLI (tsx from source) and returns its stdout; rejects with stderr on a non-zero exit. */
+export async function jinyunCli(args: string[]): Promise<string> {
+  const { jinyunCommand } = await import('../../../cli/process.js');
+  const { execFile } = await import('node:child_process');
+  const { cmd, args: pre } = jinyunCommand();
+  return new Promise((resolve, reject) => {
+    execFile(cmd, [...pre, ...args], { timeout: 60_000 }, (err, stdout, stderr) => (err ? reject(new Error(`jinyun ${args.join(' ')}: ${stderr || err.message}`)) : resolve(stdout)));
+  });
+}
+
+/** A self-signed X.509 user certificate (PEM) and its key, made once per test file. */
+export async function makeUserCertificate(dir: string, name = 'engineer-x509'): Promise<{ certFile: string; keyFile: string }> {
+  const { OPCUACertificateManager } = await import('node-opcua-certificate-manager');
+  const cm = new OPCUACertificateManager({ rootFolder: dir, name: 'user' });
+  await cm.initialize();
+  const certFile = join(dir, 'own/certs/user.pem');
+  await cm.createSelfSignedCertificate({ subject: `/CN=${name}/O=Jinyun tests`, applicationUri: `urn:jinyun:user:${name}`, dns: [], startDate: new Date(Date.now() - 86_400_000), validity: 365, outputFile: certFile });
+  await cm.dispose();
+  return { certFile, keyFile: join(dir, 'own/private/private_key.pem') };
+}

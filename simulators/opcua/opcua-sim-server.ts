@@ -71,6 +71,7 @@ export class OpcuaSimServer {
   private readonly overrides = new Map<string, number>();
   private frozenSessions = new Set<string>();
   private bulkValue = 0;
+  private ticks = 0;
   nsIndex = 2;
   port = 0;
 
@@ -83,6 +84,11 @@ export class OpcuaSimServer {
   /** NodeId string of a variable path, e.g. nodeId('Mine.MainFan1.Speed') = "ns=2;s=Mine.MainFan1.Speed". */
   nodeId(path: string): string {
     return `ns=${this.nsIndex};s=${path}`;
+  }
+
+  /** Ticks so far: the value of Sim.Counter. */
+  get tickCount(): number {
+    return this.ticks;
   }
 
   get variablePaths(): string[] {
@@ -113,7 +119,7 @@ export class OpcuaSimServer {
     await server.start();
     this.server = server;
     this.port = server.endpoints[0]?.port ?? o.port;
-    this.timer = setInterval(() => this.tick(), o.tickMs ?? 100);
+    this.timer = setInterval(() => { this.ticks++; this.tick(); }, o.tickMs ?? 100);
     if (o.bulk) this.bulkTimer = setInterval(() => this.tickBulk(), o.bulkTickMs ?? 1000);
     this.tick();
     o.logger.info({ port: this.port, profile: o.profile, variables: this.vars.size }, 'OPC UA simulator listening');
@@ -154,7 +160,7 @@ export class OpcuaSimServer {
   private addVariable(ns: Namespace, parent: UAObject, def: SimVariable): void {
     const browseName = def.path.split('.').pop()!;
     const t = DT[def.dataType];
-    const common = { componentOf: parent, browseName, nodeId: `s=${def.path}`, description: def.description ?? '', minimumSamplingInterval: 50 };
+    const common = { componentOf: parent, browseName, nodeId: `s=${def.path}`, description: def.description ?? '', minimumSamplingInterval: def.minimumSamplingIntervalMs ?? 50 };
     const node = def.range && t.dataType === DataType.Double && !t.array
       ? ns.addAnalogDataItem({ ...common, dataType: 'Double', engineeringUnitsRange: { low: def.range[0], high: def.range[1] }, engineeringUnits: { displayName: { text: def.unit ?? '' }, description: { text: def.unit ?? '' }, namespaceUri: 'http://www.opcfoundation.org/UA/units/un/cefact', unitId: -1 } }) as unknown as UAVariable
       : ns.addVariable({ ...common, dataType: DataType[t.dataType], valueRank: t.array ? 1 : -1 });
@@ -177,7 +183,7 @@ export class OpcuaSimServer {
     for (const [path, v] of this.vars) {
       if (!v.def) continue;
       const bad = this.overrides.get(path);
-      const value = v.def.gen(t);
+      const value = v.def.gen(t, this.ticks);
       const key = `${typeof value === 'bigint' ? value.toString() : JSON.stringify(value)}|${bad ?? 0}`;
       if (key === v.last) continue;
       v.last = key;

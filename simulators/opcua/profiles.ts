@@ -12,8 +12,10 @@ export interface SimVariable {
   unit?: string;
   range?: [number, number];
   description?: string;
-  /** Value at t seconds since the simulator epoch. */
-  gen: (t: number) => number | boolean | string | bigint | number[];
+  /** Value at t seconds since the simulator epoch; tick counts the simulator's ticks (not advanced while it is down). */
+  gen: (t: number, tick: number) => number | boolean | string | bigint | number[];
+  /** Fastest sampling the server allows for this node, ms (default 50); 0 = report every change as it happens. */
+  minimumSamplingIntervalMs?: number;
 }
 
 export interface SimProfile {
@@ -32,7 +34,8 @@ function analog(path: string, unit: string, range: [number, number], gen: (t: nu
 /** Test nodes in every profile: a counter (gap checks), an Int64 total, a string, an array, an Uncertain value. */
 function simNodes(): SimVariable[] {
   return [
-    { path: 'Sim.Counter', dataType: 'UInt32', description: 'ticks since the simulator epoch (continues across restarts)', gen: (t) => Math.floor(t * 10) },
+    // +1 per tick, never skips (gap checks count on it); held while the server is down, continues after a restart.
+    { path: 'Sim.Counter', dataType: 'UInt32', description: 'simulator ticks (one per tick, continues across restarts)', gen: (_t, tick) => tick, minimumSamplingIntervalMs: 0 },
     { path: 'Sim.Total', dataType: 'Int64', unit: 'count', description: 'Int64 total beyond 2^53', gen: (t) => 9_007_199_254_740_993n + BigInt(Math.floor(t)) },
     { path: 'Sim.Text', dataType: 'String', gen: (t) => `shift-${Math.floor(t / 60) % 3}` },
     { path: 'Sim.Spectrum', dataType: 'DoubleArray', unit: 'mm/s', gen: (t) => [1, 2, 3].map((k) => Math.round(10 * Math.abs(Math.sin(t / k))) / 10) },

@@ -15,6 +15,12 @@ export interface OpcuaSession {
   close(): Promise<void>;
 }
 
+// node-opcua prints its warnings with console (on stdout), some while it loads (the PKCS#1 v1.5 probe,
+// NODE-OPCUA-W27, irrelevant to the policies we allow): keep them off stdout (browse writes YAML there)
+// until routeNodeOpcuaLogs sends them to pino.
+setWarningLogger(() => undefined);
+setErrorLogger(() => undefined);
+
 let routed = false;
 /** node-opcua prints warnings with console; send them to pino at debug once per process (no console in library code). */
 export function routeNodeOpcuaLogs(logger: Logger): void {

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { OPCUACertificateManager } from 'node-opcua-certificate-manager';
-import { DataType, MessageSecurityMode, SecurityPolicy, StatusCodes, type StatusCode, Variant, VariantArrayType } from 'node-opcua-client';
+import { DataType, MessageSecurityMode, SecurityPolicy, StatusCodes, type StatusCode, Variant, VariantArrayType, setErrorLogger, setWarningLogger } from 'node-opcua-client';
 import { OPCUAServer } from 'node-opcua-server';
 import type { Logger } from '../../core/logger.js';
 import { opcuaProfile, type SimDataType, type SimVariable } from './profiles.js';
@@ -9,6 +9,10 @@ type AddressSpace = NonNullable<OPCUAServer['engine']['addressSpace']>;
 type Namespace = ReturnType<AddressSpace['registerNamespace']>;
 type UAObject = ReturnType<Namespace['addObject']>;
 type UAVariable = ReturnType<Namespace['addVariable']>;
+
+// node-opcua prints warnings on stdout; the simulator's stdout carries JSON event lines only.
+setWarningLogger(() => undefined);
+setErrorLogger(() => undefined);
 
 export interface SimUser { username: string; password: string }
 
@@ -75,7 +79,12 @@ export class OpcuaSimServer {
   nsIndex = 2;
   port = 0;
 
-  constructor(private readonly opts: OpcuaSimOptions) {}
+  constructor(private readonly opts: OpcuaSimOptions) {
+    const log = opts.logger.child({ component: 'node-opcua' });
+    const print = (...args: unknown[]): void => log.debug(args.map(String).join(' '));
+    setWarningLogger(print);
+    setErrorLogger(print);
+  }
 
   get endpointUrl(): string {
     return `opc.tcp://127.0.0.1:${this.port}`;

@@ -117,8 +117,8 @@ function steelPlant(): SimVariable[] {
 }
 
 const PROFILES: Record<string, () => SimProfile> = {
-  'coal-mine': () => ({ name: 'coal-mine', namespaceUri: 'urn:jinyun:sim:coal-mine', variables: [...coalMine(), ...simNodes()] }),
-  'steel-plant': () => ({ name: 'steel-plant', namespaceUri: 'urn:jinyun:sim:steel-plant', variables: [...steelPlant(), ...simNodes()] }),
+  'coal-mine': () => ({ name: 'coal-mine', namespaceUri: 'urn:jinyun:sim:coal-mine:model', variables: [...coalMine(), ...simNodes()] }),
+  'steel-plant': () => ({ name: 'steel-plant', namespaceUri: 'urn:jinyun:sim:steel-plant:model', variables: [...steelPlant(), ...simNodes()] }),
 };
 
 export const opcuaProfileNames = (): string[] => Object.keys(PROFILES);

@@ -17,7 +17,7 @@ const PUBLISH: Partial<Record<TopicKind, { retain: boolean }>> = {
 /** Topic kinds a gateway may subscribe to (exact topics only, no wildcards). */
 const SUBSCRIBE: readonly TopicKind[] = ['ack', 'cmd'];
 
-export type PublishDenial = 'publish_sys' | 'publish_foreign_topic' | 'publish_retain_not_allowed';
+export type PublishDenial = 'publish_sys' | 'publish_foreign_topic' | 'publish_retain_not_allowed' | 'publish_invalid_topic';
 
 /**
  * A gateway may publish only jinyun/v1/{its tenant}/{its id}/{data|health|catalog|status}, with the
@@ -25,6 +25,8 @@ export type PublishDenial = 'publish_sys' | 'publish_foreign_topic' | 'publish_r
  * for catalog and status only (retained data would be replayed to every new subscriber).
  */
 export function checkPublish(who: Identity, topic: string, retain: boolean): PublishDenial | null {
+  // U+0000, or U+FFFD where the parser met invalid UTF-8 (bad-input row 3): never a topic of ours.
+  if (/[\u0000\ufffd]/.test(topic)) return 'publish_invalid_topic';
   if (topic.startsWith('$')) return 'publish_sys';
   for (const [kind, rule] of Object.entries(PUBLISH) as [TopicKind, { retain: boolean }][]) {
     if (topic === topicFor(who.tenant, who.gateway, kind)) return retain && !rule.retain ? 'publish_retain_not_allowed' : null;

@@ -10,6 +10,7 @@ import { LoginThrottle } from './login-throttle.js';
 import type { Identity } from './acl.js';
 import { brokerHooks, remoteOf } from './broker-hooks.js';
 import { GuardedSocket, type GuardRefusal } from './packet-size-guard.js';
+import { clientErrorReason } from './client-errors.js';
 import { LogLimiter, bump, counterMap, type CounterMap } from './metrics.js';
 
 export interface BrokerMetrics {
@@ -90,7 +91,7 @@ export async function startBroker(opts: BrokerOptions, ctx: BrokerContext): Prom
       tenantConnections: (tenant) => clients().filter((c) => identities.get(c)?.tenant === tenant).length,
     }),
   });
-  watchClients(aedes, identities, metrics, log, (who, online) => ctx.onPresence?.({ ...who, online, atMs: now() }));
+  watchClients(aedes, identities, metrics, log, (who, online) => ctx.onPresence?.({ ...who, online, atMs: now() }), refuse);
   // Revocation: the registry noticed; the live connection goes now, its session with it (CR 2.6).
   opts.registry.onRevoked((gateway) => {
     for (const c of clients()) {
@@ -167,7 +168,7 @@ export async function startBroker(opts: BrokerOptions, ctx: BrokerContext): Prom
   };
 }
 
-function watchClients(aedes: Aedes, identities: WeakMap<Client, Identity>, metrics: BrokerMetrics, log: Logger, presence: (who: Identity, online: boolean) => void): void {
+function watchClients(aedes: Aedes, identities: WeakMap<Client, Identity>, metrics: BrokerMetrics, log: Logger, presence: (who: Identity, online: boolean) => void, refuse: (reason: string, fields: Record<string, unknown>) => void): void {
   aedes.on('client', (client) => {
     metrics.connects++;
     const who = identities.get(client);
@@ -184,11 +185,15 @@ function watchClients(aedes: Aedes, identities: WeakMap<Client, Identity>, metri
   });
   aedes.on('clientError', (client, err) => {
     metrics.clientErrors++;
-    log.debug({ gateway: client.id, err: errorMessage(err) }, 'client error');
+    const reason = clientErrorReason(err);
+    if (reason) refuse(reason, { gateway: client.id, err: errorMessage(err).slice(0, 200) });
+    else log.debug({ gateway: client.id, err: errorMessage(err) }, 'client error');
   });
-  aedes.on('connectionError', (_client, err) => {
+  aedes.on('connectionError', (client, err) => {
     metrics.clientErrors++;
-    log.debug({ err: errorMessage(err) }, 'connection error before CONNECT');
+    const reason = clientErrorReason(err);
+    if (reason) refuse(reason, { remote: remoteOf(client) ?? '?', err: errorMessage(err).slice(0, 200) });
+    else log.debug({ err: errorMessage(err) }, 'connection error before CONNECT');
   });
   aedes.on('keepaliveTimeout', (client) => {
     metrics.keepaliveTimeouts++;

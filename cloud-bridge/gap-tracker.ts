@@ -74,3 +74,10 @@ function cut(g: Gap, first: number, last: number): Gap[] {
   if (last < g.seqLast) out.push({ ...g, seqFirst: last + 1 });
   return out;
 }
+
+/** What remains of gap g once the stored ranges (sorted or not) are taken out. */
+export function uncoveredParts(g: Gap, stored: readonly { seqFirst: number; seqLast: number }[]): Gap[] {
+  let parts: Gap[] = [g];
+  for (const r of stored) parts = parts.flatMap((p) => cut(p, r.seqFirst, r.seqLast));
+  return parts;
+}

@@ -8,7 +8,7 @@ import type { CloudStore } from './store/reading-store.js';
 import { peekBatchKey, type BatchKey } from './batch-key.js';
 import { LogLimiter, bump, counterMap, type CounterMap } from './metrics.js';
 import type { Registry } from './registry.js';
-import { GapTracker, type Gap } from './gap-tracker.js';
+import { GapTracker, uncoveredParts, type Gap } from './gap-tracker.js';
 import { checkTimestamps, countNonMonotonic } from './batch-checks.js';
 
 /** Instrumented points of the C2 fault test: after delivery, after decode, inside the transaction before COMMIT, after COMMIT, after the Ack publish. */
@@ -103,16 +103,33 @@ export class Ingest {
 
   async start(): Promise<void> {
     for (const kind of KINDS) await this.bus.subscribe(`${TOPIC_ROOT}/+/+/${kind}`, (topic, payload) => this.onMessage(topic, payload));
-    this.gapTimer = setInterval(() => this.reportGaps(), Math.min(5000, Math.max(50, this.opts.ingest.gapTimeoutMs / 2)));
+    let checking = false;
+    this.gapTimer = setInterval(() => {
+      if (checking) return;
+      checking = true;
+      void this.reportGaps().finally(() => { checking = false; });
+    }, Math.min(5000, Math.max(50, this.opts.ingest.gapTimeoutMs / 2)));
     this.gapTimer.unref();
   }
 
-  /** Producer seq gaps open longer than the reorder timeout: a GAP event each (counted, logged as an error). */
-  reportGaps(): void {
+  /**
+   * Producer seq gaps open longer than the reorder timeout: a GAP event each (counted, logged as an
+   * error), unless the store shows the seqs arrived meanwhile (through another ingest worker behind
+   * a shared subscription, or a restart). Resolves when the check is done.
+   */
+  async reportGaps(): Promise<void> {
     for (const g of this.gaps.expired(this.now())) {
-      this.metrics.gapsReported++;
-      this.log.error({ gateway: g.gateway, producerId: g.producerId, seqFirst: g.seqFirst, seqLast: g.seqLast, openMs: this.now() - g.sinceMs, total: this.metrics.gapsReported }, 'GAP: producer seqs not received within the reorder timeout');
-      this.observer?.gap(g);
+      let open: Gap[] = [g];
+      try {
+        open = uncoveredParts(g, await this.store.storedRanges(g.gateway, g.producerId, g.seqFirst, g.seqLast));
+      } catch (err) {
+        this.log.warn({ gateway: g.gateway, err: errorMessage(err) }, 'cannot check a gap against the store; reporting it');
+      }
+      for (const part of open) {
+        this.metrics.gapsReported++;
+        this.log.error({ gateway: part.gateway, producerId: part.producerId, seqFirst: part.seqFirst, seqLast: part.seqLast, openMs: this.now() - part.sinceMs, total: this.metrics.gapsReported }, 'GAP: producer seqs not received within the reorder timeout');
+        this.observer?.gap(part);
+      }
     }
   }
 

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import type { Logger } from '../../core/logger.js';
 import { RegistryError } from '../../core/errors.js';
-import type { CatalogData, DecodedBatch } from '../../proto/codec.js';
+import { LIMITS, type CatalogData, type DecodedBatch } from '../../proto/codec.js';
 import type { CloudStore, DeviceRow, GatewayRow, LatestRow, QuarantineEntry, RegistryChange, RegistrySnapshot, SeriesQuery, StoredReading, TagRow, WriteContext, WriteOutcome } from './reading-store.js';
 import { pgMigrate } from './pg-schema.js';
 import { PartitionCache, pgInsertQuarantine, pgWriteBatchTx } from './pg-batch-writer.js';
@@ -177,6 +177,13 @@ export class PgStore implements CloudStore {
   async quarantineCount(gateway?: string): Promise<number> {
     const r = await this.pool.query<{ n: number }>(`SELECT COUNT(*)::int8 AS n FROM quarantine ${gateway !== undefined ? 'WHERE gateway = $1' : ''}`, gateway !== undefined ? [gateway] : []);
     return r.rows[0]?.n ?? 0;
+  }
+
+  async storedRanges(gateway: string, producerId: string, seqFirst: number, seqLast: number): Promise<{ seqFirst: number; seqLast: number }[]> {
+    const r = await this.pool.query<{ seq_first: string; seq_last: string }>(
+      'SELECT seq_first, seq_last FROM batches WHERE gateway = $1 AND producer_id = $2 AND seq_first BETWEEN $3 AND $4 AND seq_last >= $5 ORDER BY seq_first',
+      [gateway, producerId, Math.max(0, seqFirst - LIMITS.maxReadings + 1), seqLast, seqFirst]);
+    return r.rows.map((x) => ({ seqFirst: Number(x.seq_first), seqLast: Number(x.seq_last) }));
   }
 
   async registryRevision(): Promise<number> {

@@ -123,6 +123,15 @@ export interface QuarantineStore {
   quarantineCount(gateway?: string): Promise<number>;
 }
 
+/**
+ * The seq ranges of a producer's stored batches (any epoch) that overlap [seqFirst, seqLast], sorted:
+ * an ingest worker confirms a gap against the store before reporting it (another worker behind a
+ * shared subscription may have stored the missing batches).
+ */
+export interface SeqCoverageStore {
+  storedRanges(gateway: string, producerId: string, seqFirst: number, seqLast: number): Promise<{ seqFirst: number; seqLast: number }[]>;
+}
+
 export interface RegistryGateway {
   id: string;
   tenant: string;
@@ -167,4 +176,4 @@ export interface RegistryStore {
 export type { AggregateQuery, Bucket, AnalyticsStore, AlarmRecord, NewAlarm, AlarmFilter, AlarmStore } from './analytics-types.js';
 
 /** Everything the cloud bridge needs from a store: SQLite (embedded) or PostgreSQL. */
-export type CloudStore = ReadingStore & CatalogStore & GatewayStore & QuarantineStore & RegistryStore & AnalyticsStore & AlarmStore & { ping(): Promise<void> };
+export type CloudStore = ReadingStore & CatalogStore & GatewayStore & QuarantineStore & SeqCoverageStore & RegistryStore & AnalyticsStore & AlarmStore & { ping(): Promise<void> };

@@ -1,6 +1,6 @@
 import { Sqlite, placeholders, type SqlParam } from '../../core/sqlite.js';
 import type { Logger } from '../../core/logger.js';
-import type { CatalogData, DecodedBatch } from '../../proto/codec.js';
+import { LIMITS, type CatalogData, type DecodedBatch } from '../../proto/codec.js';
 import type { CloudStore, DeviceRow, GatewayRow, LatestRow, QuarantineEntry, RegistryChange, RegistrySnapshot, SeriesQuery, StoredReading, TagRow, WriteContext, WriteOutcome } from './reading-store.js';
 import { sqliteApplyRegistry, sqliteLoadRegistry, sqliteRegistryRevision } from './sqlite-registry.js';
 import { applyPragmas, migrate } from './sqlite-schema.js';
@@ -165,6 +165,13 @@ export class SqliteStore implements CloudStore {
   async quarantineCount(gateway?: string): Promise<number> {
     const row = await this.reader.get<{ n: number }>(`SELECT COUNT(*) AS n FROM quarantine ${gateway !== undefined ? 'WHERE gateway = ?' : ''}`, gateway !== undefined ? [gateway] : []);
     return row?.n ?? 0;
+  }
+
+  async storedRanges(gateway: string, producerId: string, seqFirst: number, seqLast: number): Promise<{ seqFirst: number; seqLast: number }[]> {
+    const rows = await this.reader.all<{ seq_first: number; seq_last: number }>(
+      'SELECT seq_first, seq_last FROM batches WHERE gateway = ? AND producer_id = ? AND seq_first BETWEEN ? AND ? AND seq_last >= ? ORDER BY seq_first',
+      [gateway, producerId, Math.max(0, seqFirst - LIMITS.maxReadings + 1), seqLast, seqFirst]);
+    return rows.map((x) => ({ seqFirst: x.seq_first, seqLast: x.seq_last }));
   }
 
   registryRevision(): Promise<number> {

@@ -41,6 +41,12 @@ export async function openSerial(s: SerialSettings, timeoutMs: number): Promise<
       else resolve();
     });
   });
+  // SerialPort has no _destroy: destroy() would leave the fd open and the port locked ("Cannot lock
+  // port" on the next open, cf. node-modbus-serial #547). Close it for real.
+  port._destroy = (err, callback) => {
+    if (!port.isOpen) return callback(err);
+    port.close(() => callback(err));
+  };
   return port;
 }
 
@@ -69,8 +75,8 @@ export function lineOptions(d: ModbusDevice): LineOptions {
 
 export interface LineLease {
   line: ModbusLine;
-  /** Gives the line back; the last user closes it. Idempotent. */
-  release(): void;
+  /** Gives the line back; the last user closes it and the promise settles once the port or socket is closed. Idempotent. */
+  release(): Promise<void>;
 }
 
 /**
@@ -79,6 +85,8 @@ export interface LineLease {
  */
 export class LineRegistry {
   private readonly lines = new Map<string, { line: ModbusLine; settings: string; device: string }>();
+  /** Lines closed but whose port may still be held: a new line on the same key opens after them. */
+  private readonly closing = new Map<string, Promise<void>>();
 
   acquire(d: ModbusDevice): LineLease {
     const key = lineKey(d);
@@ -87,7 +95,13 @@ export class LineRegistry {
       throw new ConfigError(`device ${d.name}`, [{ path: ['type'], message: `${key} is already used by device ${entry.device} with ${entry.settings}; this device asks for ${lineSettings(d)}` }]);
     }
     if (!entry) {
-      entry = { line: new ModbusLine(lineOptions(d)), settings: lineSettings(d), device: d.name };
+      const opts = lineOptions(d);
+      const open = opts.open;
+      opts.open = async (timeoutMs) => {
+        await this.closing.get(key);
+        return open(timeoutMs);
+      };
+      entry = { line: new ModbusLine(opts), settings: lineSettings(d), device: d.name };
       this.lines.set(key, entry);
     }
     const { line } = entry;
@@ -95,14 +109,16 @@ export class LineRegistry {
     let released = false;
     return {
       line,
-      release: () => {
+      release: async () => {
         if (released) return;
         released = true;
         line.users--;
-        if (line.users === 0) {
-          line.close();
-          if (this.lines.get(key)?.line === line) this.lines.delete(key);
-        }
+        if (line.users > 0) return;
+        if (this.lines.get(key)?.line === line) this.lines.delete(key);
+        const done = line.close();
+        this.closing.set(key, done);
+        await done;
+        if (this.closing.get(key) === done) this.closing.delete(key);
       },
     };
   }

@@ -65,6 +65,8 @@ export class ModbusLine {
   private consecutiveTimeouts = 0;
   private lastConnectError = '';
   private closed = false;
+  /** Settles when the last stream dropped is fully closed: a serial port is locked until then. */
+  private released: Promise<void> = Promise.resolve();
   private readonly backoff: Backoff;
 
   constructor(readonly opts: LineOptions) {
@@ -98,9 +100,11 @@ export class ModbusLine {
     await run;
   }
 
-  close(): void {
+  /** Fails the request in flight and resolves once the port or socket is really closed. */
+  close(): Promise<void> {
     this.closed = true;
     this.drop(new NotConnectedError('line closed'));
+    return this.released;
   }
 
   private async exchange(unitId: number, pdu: Buffer, timeoutMs: number, signal?: AbortSignal): Promise<Buffer> {
@@ -145,6 +149,7 @@ export class ModbusLine {
     if (!ignoreBackoff && performance.now() < this.nextConnectAt) throw new LineBackoffError(`${this.key}: waiting before reconnecting (${this.lastConnectError || 'connection lost'})`);
     let stream: Duplex;
     try {
+      await this.released; // reopening a serial port before its close completes fails with "Cannot lock port"
       stream = await this.opts.open(timeoutMs);
     } catch (err) {
       this.stats.connectFailures++;
@@ -228,6 +233,22 @@ export class ModbusLine {
     this.consecutiveTimeouts = 0;
     if (backoff) this.nextConnectAt = performance.now() + this.backoff.next();
     this.pending?.reject(err);
-    stream?.destroy();
+    if (stream) {
+      this.released = closedOf(stream);
+      stream.destroy();
+    }
   }
+}
+
+/** Resolves when the stream has emitted 'close' (at most 2 s: a stuck close must not block a reconnect forever). */
+function closedOf(stream: Duplex): Promise<void> {
+  if ((stream as Duplex & { closed?: boolean }).closed) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, 2000);
+    timer.unref();
+    stream.once('close', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
 }

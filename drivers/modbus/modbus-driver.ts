@@ -120,7 +120,7 @@ export class ModbusDriver implements Driver<ModbusTag> {
     if (!lease) return;
     this.lease = null;
     await this.tail;
-    lease.release();
+    await lease.release();
     this.log.info({ endpoint: this.endpoint }, 'modbus device closed');
   }
 

@@ -34,6 +34,9 @@ export interface SerialOptions {
   stopBits?: 1 | 2;
 }
 
+/** What stop() needs of a serial port (destroy() alone would leave its fd open and the port locked). */
+type SerialPortLike = Duplex & { isOpen: boolean; close(cb: () => void): void };
+
 interface Request {
   tid: number;
   unitId: number;
@@ -64,7 +67,7 @@ export class ModbusSimServer {
   readonly host: string;
   readonly framing: 'mbap' | 'rtu';
   faults: SimFaults = { ...NO_FAULTS };
-  private readonly serials = new Set<Duplex>();
+  private readonly serials = new Set<SerialPortLike>();
   private readonly units = new Map<number, UnitBanks>();
   private readonly sockets = new Set<Socket>();
   private readonly log: Logger;
@@ -118,7 +121,7 @@ export class ModbusSimServer {
     const server = this.server;
     this.server = null;
     this.dropConnections();
-    for (const p of this.serials) p.destroy();
+    await Promise.all([...this.serials].map((p) => new Promise<void>((resolve) => (p.isOpen ? p.close(() => resolve()) : resolve()))));
     this.serials.clear();
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
     this.log.info({ port: this.port, requests: this.counters.requests }, 'modbus simulator stopped');

@@ -136,27 +136,26 @@ describe('ModbusTcpDriver against the simulator', () => {
       { name: 'a', table: 'holding', address: 0, type: 'uint16' },
       { name: 'b', table: 'input', address: 0, type: 'uint16' },
       { name: 'c', table: 'coil', address: 0, type: 'bool' },
-    ], { timeoutMs: 150, reconnectInitialMs: 200, reconnectMaxMs: 400 });
+    ], { timeoutMs: 150, reconnectInitialMs: 2000, reconnectMaxMs: 2000 });
     const driver = driverFor(device);
     const points = pointsOf(device);
     await driver.connect();
     sim.setFaults({ silent: true });
     const t0 = performance.now();
     const rs = await driver.read(points);
-    const took = performance.now() - t0;
-    expect(took).toBeGreaterThanOrEqual(140);
-    expect(took).toBeLessThan(400); // one timeout, not three (450)
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(140);
+    expect(sim.stats().ignored).toBe(1); // one timeout, not three: the rest of the poll was not sent
     expect(rs.map((r) => qualityName(r.quality))).toEqual(['BadTimeout', 'BadTimeout', 'BadTimeout']);
     expect(driver.health()).toMatchObject({ state: 'degraded', errorsByKind: { timeout: 1 } });
     // while backing off, polls cost nothing and touch no socket
-    const t1 = performance.now();
+    const ignored = sim.stats().ignored;
     const skipped = await driver.read(points);
-    expect(performance.now() - t1).toBeLessThan(60);
+    expect(sim.stats().ignored).toBe(ignored);
     expect(skipped.map((r) => qualityName(r.quality))).toEqual(['BadNotConnected', 'BadNotConnected', 'BadNotConnected']);
 
     sim.setFaults({ silent: false });
     let ok = false;
-    for (let i = 0; i < 100 && !ok; i++) {
+    for (let i = 0; i < 400 && !ok; i++) {
       ok = (await driver.read(points)).every((r) => r.quality === Quality.Good);
       if (!ok) await new Promise((r) => setTimeout(r, 20));
     }

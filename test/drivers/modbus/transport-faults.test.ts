@@ -1,0 +1,188 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Quality, qualityName } from '../../../core/quality.js';
+import { TRANSPORTS, TransportRig, pointsOf, untilGood, type TransportKind } from './transport-rig.js';
+
+/** What each exception code means for the points, the health and the next poll. */
+const EXCEPTIONS: { code: number; quality: string; state: string; resentNextPoll: boolean; nextQuality: string }[] = [
+  { code: 1, quality: 'BadConfigurationError', state: 'degraded', resentNextPoll: false, nextQuality: 'BadConfigurationError' },
+  { code: 2, quality: 'BadConfigurationError', state: 'degraded', resentNextPoll: false, nextQuality: 'BadConfigurationError' },
+  { code: 3, quality: 'BadConfigurationError', state: 'degraded', resentNextPoll: false, nextQuality: 'BadConfigurationError' },
+  { code: 4, quality: 'BadDeviceFailure', state: 'degraded', resentNextPoll: true, nextQuality: 'BadDeviceFailure' },
+  { code: 5, quality: 'BadResourceUnavailable', state: 'degraded', resentNextPoll: false, nextQuality: 'BadResourceUnavailable' },
+  { code: 6, quality: 'BadResourceUnavailable', state: 'degraded', resentNextPoll: false, nextQuality: 'BadResourceUnavailable' },
+  { code: 8, quality: 'BadDeviceFailure', state: 'degraded', resentNextPoll: true, nextQuality: 'BadDeviceFailure' },
+  { code: 10, quality: 'BadNoCommunication', state: 'down', resentNextPoll: false, nextQuality: 'BadNotConnected' },
+  { code: 11, quality: 'BadNoCommunication', state: 'down', resentNextPoll: false, nextQuality: 'BadNotConnected' },
+  { code: 12, quality: 'BadCommunicationError', state: 'degraded', resentNextPoll: true, nextQuality: 'BadCommunicationError' },
+];
+
+const names = (rs: { quality: number }[]): string[] => rs.map((r) => qualityName(r.quality));
+
+describe.each(TRANSPORTS)('exceptions and injected faults over %s', (kind: TransportKind) => {
+  let rig: TransportRig;
+  beforeAll(async () => {
+    rig = await TransportRig.start(kind);
+  }, 20_000);
+  afterEach(async () => {
+    rig.sim.clearFaults();
+    await rig.closeDrivers();
+  });
+  afterAll(() => rig.stop());
+
+  /** Three tags in two requests (holding 1500-1501, input 1500) of unit 2, scratch registers set by the test. */
+  function scratchDevice(extra: Record<string, unknown> = {}) {
+    const u = rig.sim.unit(2);
+    u.holding[1500] = 111;
+    u.holding[1501] = 112;
+    u.input[1500] = 113;
+    return rig.device([
+      { name: 'a', table: 'holding', address: 1500, type: 'uint16' },
+      { name: 'b', table: 'holding', address: 1501, type: 'uint16' },
+      { name: 'c', table: 'input', address: 1500, type: 'uint16' },
+    ], { unitId: 2, ...extra });
+  }
+
+  it('maps every exception code to its quality, health and retry behaviour; the other request of the poll stays Good', async () => {
+    for (const x of EXCEPTIONS) {
+      rig.sim.setFaults({ exception: { code: x.code, unitId: 2, fc: 3 } });
+      const device = scratchDevice({ reconnectInitialMs: 5000, reconnectMaxMs: 10_000 });
+      const driver = rig.driver(device);
+      const points = pointsOf(device);
+      const first = await driver.read(points);
+      const what = `exception ${x.code}`;
+      // the FC4 request is still sent unless the FC3 answer said the device is gone (then it gets the same quality, unsent)
+      expect(names(first), what).toEqual(x.state === 'down' ? [x.quality, x.quality, x.quality] : [x.quality, x.quality, 'Good']);
+      expect(first.slice(0, 2).map((r) => r.value), what).toEqual([null, null]);
+      expect(driver.health(), what).toMatchObject({ state: x.state, errors: 1, errorsByKind: { [`exception_${x.code}`]: 1 } });
+      const sent = rig.sim.stats().requests;
+      const second = await driver.read(points);
+      expect(rig.sim.stats().requests - sent, `${what}: requests of the second poll`).toBe(x.state === 'down' ? 0 : x.resentNextPoll ? 2 : 1);
+      expect(names(second)[0], what).toBe(x.nextQuality);
+      await driver.close();
+    }
+  });
+
+  it('busy (exception 6) is retried after a backoff step and then reads Good', async () => {
+    rig.sim.setFaults({ exception: { code: 6 } });
+    const device = scratchDevice({ reconnectInitialMs: 300, reconnectMaxMs: 300 });
+    const driver = rig.driver(device);
+    const points = pointsOf(device);
+    expect(names(await driver.read(points))).toEqual(['BadResourceUnavailable', 'BadResourceUnavailable', 'BadResourceUnavailable']);
+    rig.sim.clearFaults();
+    const back = await untilGood(driver, points);
+    expect(back?.map((r) => r.value)).toEqual([111, 112, 113]);
+    expect(driver.health().errorsByKind).toEqual({ exception_6: 2 });
+  });
+
+  it('a slow answer within the timeout is Good, with its round-trip time', async () => {
+    rig.sim.setFaults({ delayMs: 150 });
+    const device = scratchDevice({ timeoutMs: 3000 });
+    const driver = rig.driver(device);
+    const rs = await driver.read(pointsOf(device));
+    expect(rs.map((r) => [r.value, qualityName(r.quality)])).toEqual([[111, 'Good'], [112, 'Good'], [113, 'Good']]);
+    expect(driver.health().lastRttMs).toBeGreaterThanOrEqual(140);
+  });
+
+  it('a missing answer times out once per poll (the rest of the poll is skipped), then recovers', async () => {
+    const device = scratchDevice({ timeoutMs: 200, reconnectInitialMs: 2000, reconnectMaxMs: 2000 });
+    const driver = rig.driver(device);
+    const points = pointsOf(device);
+    expect(names(await driver.read(points))).toEqual(['Good', 'Good', 'Good']);
+    rig.sim.setFaults({ silent: true });
+    const ignored = rig.sim.stats().ignored;
+    expect(names(await driver.read(points))).toEqual(['BadTimeout', 'BadTimeout', 'BadTimeout']);
+    expect(rig.sim.stats().ignored - ignored).toBe(1);
+    // during the backoff: no request at all
+    expect(names(await driver.read(points))).toEqual(['BadNotConnected', 'BadNotConnected', 'BadNotConnected']);
+    expect(rig.sim.stats().ignored - ignored).toBe(1);
+    expect(driver.health()).toMatchObject({ errorsByKind: { timeout: 1 }, consecutiveErrors: 2 });
+    rig.sim.clearFaults();
+    expect((await untilGood(driver, points))?.map((r) => r.value)).toEqual([111, 112, 113]);
+    expect(driver.health()).toMatchObject({ state: 'ok', consecutiveErrors: 0 });
+  });
+
+  it('a dead unit id (no answer for that unit only) times out while another unit on the same line reads Good', async () => {
+    rig.sim.setFaults({ deadUnits: [2] });
+    const dead = scratchDevice({ name: 'dead', timeoutMs: 200, reconnectInitialMs: 2000, reconnectMaxMs: 2000 });
+    const alive = rig.device([{ name: 'wh', table: 'input', address: 2, type: 'uint64' }], { name: 'meter', unitId: 3 });
+    const [dd, da] = [rig.driver(dead), rig.driver(alive)];
+    const [rd, ra] = await Promise.all([dd.read(pointsOf(dead)), da.read(pointsOf(alive))]);
+    expect(names(rd)).toEqual(['BadTimeout', 'BadTimeout', 'BadTimeout']);
+    expect(ra[0]).toMatchObject({ value: 5_000_000_000n, quality: Quality.Good });
+    expect(rig.lines.size).toBe(1);
+  });
+
+  it('a late answer (after the timeout) is discarded: the next poll gets the current value, never the stale one', async () => {
+    // RTU has no transaction id: a late answer is told apart only because it arrives while no request
+    // waits (the device backoff after a timeout, at least reconnectInitialMs / 2, outlasts it).
+    const device = scratchDevice({ timeoutMs: 150, reconnectInitialMs: 1200, reconnectMaxMs: 1200 });
+    const driver = rig.driver(device);
+    const points = pointsOf(device);
+    rig.sim.setFaults({ delayMs: 500 });
+    expect(names(await driver.read(points))).toEqual(['BadTimeout', 'BadTimeout', 'BadTimeout']);
+    rig.sim.clearFaults();
+    rig.sim.unit(2).holding.set([221, 222], 1500);
+    rig.sim.unit(2).input[1500] = 223;
+    const seen: unknown[] = [];
+    const end = performance.now() + 2500; // well past the late answer (500 ms) and the backoff
+    while (performance.now() < end) {
+      for (const r of await driver.read(points)) if (r.quality === Quality.Good) seen.push(r.value);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    expect(seen.length).toBeGreaterThan(0);
+    expect(new Set(seen)).toEqual(new Set([221, 222, 223]));
+  });
+
+  it('a garbled answer fails its request without parsing any of it, and the line recovers', async () => {
+    const device = scratchDevice();
+    const driver = rig.driver(device);
+    const points = pointsOf(device);
+    rig.sim.setFaults({ garble: true });
+    const rs = await driver.read(points);
+    expect(rs.map((r) => [r.value, qualityName(r.quality)])).toEqual([[null, 'BadCommunicationError'], [null, 'BadCommunicationError'], [null, 'BadCommunicationError']]);
+    expect(driver.health().errorsByKind.protocol).toBeGreaterThanOrEqual(1);
+    rig.sim.clearFaults();
+    expect((await untilGood(driver, points))?.map((r) => r.value)).toEqual([111, 112, 113]);
+  });
+
+  it('a short (truncated) answer is never parsed: BadTimeout, then recovery', async () => {
+    const device = scratchDevice({ timeoutMs: 200 });
+    const driver = rig.driver(device);
+    const points = pointsOf(device);
+    rig.sim.setFaults({ short: true });
+    const rs = await driver.read(points);
+    expect(rs.map((r) => r.value)).toEqual([null, null, null]);
+    expect(names(rs)).toEqual(['BadTimeout', 'BadTimeout', 'BadTimeout']);
+    rig.sim.clearFaults();
+    expect((await untilGood(driver, points))?.map((r) => r.value)).toEqual([111, 112, 113]);
+  });
+
+  it(kind === 'modbus-tcp' ? 'an answer with the wrong transaction id is discarded (BadTimeout), then recovery' : 'an answer from the wrong unit id is discarded (BadTimeout), then recovery', async () => {
+    const device = scratchDevice({ timeoutMs: 200 });
+    const driver = rig.driver(device);
+    const points = pointsOf(device);
+    rig.sim.setFaults({ wrongId: true });
+    const rs = await driver.read(points);
+    expect(rs.map((r) => r.value)).toEqual([null, null, null]);
+    expect(names(rs)).toEqual(['BadTimeout', 'BadTimeout', 'BadTimeout']);
+    rig.sim.clearFaults();
+    expect((await untilGood(driver, points))?.map((r) => r.value)).toEqual([111, 112, 113]);
+  });
+
+  it.skipIf(kind === 'modbus-rtu')('a connection dropped mid-answer fails the request at once and reconnects with backoff', async () => {
+    const device = scratchDevice({ timeoutMs: 3000 });
+    const driver = rig.driver(device);
+    const points = pointsOf(device);
+    expect(names(await driver.read(points))).toEqual(['Good', 'Good', 'Good']);
+    const connections = rig.sim.stats().connections;
+    rig.sim.setFaults({ dropConnection: true });
+    const t0 = performance.now();
+    const rs = await driver.read(points);
+    expect(performance.now() - t0).toBeLessThan(2500); // the close, not the 3000 ms timeout
+    expect(rs.map((r) => [r.value, qualityName(r.quality)])).toEqual([[null, 'BadCommunicationError'], [null, 'BadCommunicationError'], [null, 'BadCommunicationError']]);
+    expect(driver.health().errorsByKind.connection).toBe(1);
+    rig.sim.clearFaults();
+    expect((await untilGood(driver, points))?.map((r) => r.value)).toEqual([111, 112, 113]);
+    expect(rig.sim.stats().connections - connections).toBe(1);
+  });
+});

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { Logger } from '../core/logger.js';
 import { errorMessage } from '../core/errors.js';
 import { ID_PATTERN } from '../core/topics.js';
-import type { CloudConfig } from './config.js';
+import { apiAuthOf, type CloudConfig } from './config.js';
 import type { CloudStore, TagRow } from './store/reading-store.js';
 import type { Registry } from './registry.js';
 import { installTokenAuth, type RequestScope } from './api-auth.js';
@@ -65,7 +65,7 @@ export function buildApi(store: CloudStore, opts: { http: CloudConfig['http'] },
   });
   app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: 'not_found', message: `no route ${req.method} ${req.url.split('?')[0] ?? ''}` }));
 
-  const scopeOf: (req: FastifyRequest) => RequestScope = opts.http.auth === 'token' && ctx.registry ? installTokenAuth(app, ctx.registry) : () => undefined;
+  const scopeOf: (req: FastifyRequest) => RequestScope = apiAuthOf(opts.http) === 'token' && ctx.registry ? installTokenAuth(app, ctx.registry) : () => undefined;
   /** With a token, a request sees its own tenant's gateways only. */
   const visible = (req: FastifyRequest, gateway: string): boolean => {
     const scope = scopeOf(req);
@@ -139,6 +139,6 @@ export function buildApi(store: CloudStore, opts: { http: CloudConfig['http'] },
     registerDocs(api);
     registerEvents(api, { alarms: ctx.alarms, scopeOf });
   }, { prefix: '/api/v1' });
-  registerDashboard(app, { auth: opts.http.auth });
+  registerDashboard(app, { auth: apiAuthOf(opts.http) });
   return app;
 }

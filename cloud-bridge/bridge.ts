@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import type { LevelWithSilent } from 'pino';
 import { createLogger, type Logger } from '../core/logger.js';
 import { ConfigError, errorMessage } from '../core/errors.js';
-import { loadCloudConfig, type CloudConfig } from './config.js';
+import { apiAuthOf, apiOpenToNetwork, loadCloudConfig, type CloudConfig } from './config.js';
 import { startBroker, type Broker, type BrokerMetrics } from './broker.js';
 import { AedesBus, MqttBus, type MessageBus } from './message-bus.js';
 import { Ingest, type FaultPoint, type IngestMetrics } from './ingest.js';
@@ -108,7 +108,8 @@ export async function startCloudBridge(config: CloudConfig, ctx: CloudContext): 
     await api.listen({ host: config.http.host, port: config.http.port });
     const httpPort = (api.server.address() as AddressInfo).port;
     const m = messaging;
-    log.info({ mqttPort: m.broker?.port, mqttTlsPort: m.broker?.tlsPort, external: config.externalBroker?.url, httpPort }, 'cloud bridge started');
+    log.info({ mqttPort: m.broker?.port, mqttTlsPort: m.broker?.tlsPort, external: config.externalBroker?.url, httpPort, apiAuth: apiAuthOf(config.http) }, 'cloud bridge started');
+    if (apiOpenToNetwork(config.http)) log.warn({ host: config.http.host }, 'the HTTP API listens beyond this machine WITHOUT authentication (http.auth: none); every tenant\'s data is readable by anyone who reaches it');
     return {
       mqttPort: m.broker?.port ?? 0, mqttTlsPort: m.broker?.tlsPort ?? 0, httpPort, metrics, store, registry, ingest: i, alarms, bus: m.bus,
       async close() {

@@ -59,7 +59,7 @@ export const cloudConfigSchema = z.strictObject({
     port: port.default(8080).describe('HTTP port; 0 picks a free port (printed at start).'),
     defaultLimit: z.number().int().min(1).max(100_000).default(1000).describe('Rows returned by /series when no limit is given.'),
     maxLimit: z.number().int().min(1).max(100_000).default(100_000).describe('Largest limit a /series request may ask for.'),
-    auth: z.enum(['none', 'token']).default('none').describe('token: every request needs `Authorization: Bearer <id>.<secret>` from `jinyun admin token create` and sees its tenant only.'),
+    auth: z.enum(['none', 'token']).optional().describe('token: every request needs `Authorization: Bearer <id>.<secret>` from `jinyun admin token create` and sees its tenant only. none: open API, for a loopback address only. Default: none when host is a loopback address, token otherwise.'),
   }).prefault({}).describe('The HTTP API under /api/v1.'),
   store: z.discriminatedUnion('type', [
     z.strictObject({
@@ -112,4 +112,19 @@ export const cloudConfigChecks: ConfigCheck<CloudConfig>[] = [uniqueGatewayIds, 
 /** Loads and validates a cloud bridge config; throws ConfigError naming file:line: path: message. */
 export function loadCloudConfig(file: string, opts: LoadOptions = {}): CloudConfig {
   return loadConfigFile(file, cloudConfigSchema, cloudConfigChecks, opts);
+}
+
+const LOOPBACK = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|::1|localhost)$/i;
+
+/**
+ * The API auth in force: as configured, else token auth unless the API listens on a loopback address
+ * only (security by default: an API reachable from the network never starts open by omission).
+ */
+export function apiAuthOf(http: { host: string; auth?: 'none' | 'token' | undefined }): 'none' | 'token' {
+  return http.auth ?? (LOOPBACK.test(http.host) ? 'none' : 'token');
+}
+
+/** True when the API is reachable beyond this machine without auth (configured so explicitly): warned at start. */
+export function apiOpenToNetwork(http: { host: string; auth?: 'none' | 'token' | undefined }): boolean {
+  return apiAuthOf(http) === 'none' && !LOOPBACK.test(http.host);
 }

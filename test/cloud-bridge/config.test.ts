@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError } from '../../core/errors.js';
-import { loadCloudConfig } from '../../cloud-bridge/config.js';
+import { apiAuthOf, apiOpenToNetwork, loadCloudConfig } from '../../cloud-bridge/config.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const HASH = 'scrypt$16384$8$1$c2FsdHNhbHRzYWx0c2FsdA==$a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2U=';
@@ -37,6 +37,21 @@ describe('cloud config', () => {
     expect(c.http).toMatchObject({ host: '127.0.0.1', port: 8080, defaultLimit: 1000, maxLimit: 100_000 });
     expect(c.log.level).toBe('info');
     expect(c.gateways[0]).toMatchObject({ id: 'gw-1', tenant: 't1' });
+  });
+
+  it('API auth: open only on a loopback address unless configured; token by default on any other address', () => {
+    const store = 'store:\n  type: sqlite\n  path: /tmp/x.db\n';
+    const cases: [string, 'none' | 'token', boolean][] = [
+      ['', 'none', false],
+      ['http:\n  host: 127.0.0.1\n', 'none', false],
+      ['http:\n  host: "::1"\n', 'none', false],
+      ['http:\n  host: localhost\n', 'none', false],
+      ['http:\n  host: 0.0.0.0\n', 'token', false],
+      ['http:\n  host: 10.1.2.3\n', 'token', false],
+      ['http:\n  host: 127.0.0.1\n  auth: token\n', 'token', false],
+      ['http:\n  host: 0.0.0.0\n  auth: none\n', 'none', true],
+    ];
+    expect(cases.map(([yaml]) => { const h = load(store + yaml).http; return [apiAuthOf(h), apiOpenToNetwork(h)]; })).toEqual(cases.map(([, auth, open]) => [auth, open]));
   });
 
   it('reports a duplicate gateway id with its path and line', () => {

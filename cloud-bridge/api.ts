@@ -1,4 +1,5 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import type { Logger } from '../core/logger.js';
 import { errorMessage } from '../core/errors.js';
@@ -44,7 +45,11 @@ const tagJson = (t: TagRow) => ({ gateway: t.gateway, key: t.key, tagId: t.tagId
 export function buildApi(store: CloudStore, opts: { http: CloudConfig['http'] }, ctx: ApiContext): FastifyInstance {
   const log = ctx.logger.child({ component: 'api' });
   // forceCloseConnections: close() must not wait for event streams or for sockets a browser opened ahead without a request.
-  const app = Fastify({ loggerInstance: log as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }), forceCloseConnections: true });
+  const common = { loggerInstance: log as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }), forceCloseConnections: true };
+  const tls = opts.http.tls;
+  const app = tls
+    ? Fastify({ ...common, https: { cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile), minVersion: 'TLSv1.2' } }) as unknown as FastifyInstance
+    : Fastify(common);
   const seriesQuery = z.strictObject({
     gateway: idParam('gateway'),
     tag: z.string().min(1, 'tag must be a tag key such as "device/tag"').max(256),

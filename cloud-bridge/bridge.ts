@@ -184,7 +184,7 @@ export async function runCloud(argv: string[]): Promise<void> {
   const logger = createLogger({ level, fd: 2 });
   const bridge = await startCloudBridge(config, { logger, fault: faultFromEnv() });
   const host = ['0.0.0.0', '::', '127.0.0.1'].includes(config.http.host) ? '127.0.0.1' : config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host;
-  process.stdout.write(`${JSON.stringify({ event: 'listening', mqttPort: bridge.mqttPort, ...(bridge.mqttTlsPort ? { mqttTlsPort: bridge.mqttTlsPort } : {}), httpPort: bridge.httpPort, api: `http://${host}:${bridge.httpPort}/api/v1` })}\n`);
+  process.stdout.write(`${JSON.stringify({ event: 'listening', mqttPort: bridge.mqttPort, ...(bridge.mqttTlsPort ? { mqttTlsPort: bridge.mqttTlsPort } : {}), httpPort: bridge.httpPort, api: `${config.http.tls ? 'https' : 'http'}://${host}:${bridge.httpPort}/api/v1` })}\n`);
   const sig = await untilSignal();
   logger.info({ signal: sig }, 'stopping');
   await bridge.close().catch((err: unknown) => {

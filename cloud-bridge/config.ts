@@ -59,6 +59,10 @@ export const cloudConfigSchema = z.strictObject({
     port: port.default(8080).describe('HTTP port; 0 picks a free port (printed at start).'),
     defaultLimit: z.number().int().min(1).max(100_000).default(1000).describe('Rows returned by /series when no limit is given.'),
     maxLimit: z.number().int().min(1).max(100_000).default(100_000).describe('Largest limit a /series request may ask for.'),
+    tls: z.strictObject({
+      certFile: z.string().min(1).describe('PEM server certificate (chain) of the API and dashboard.'),
+      keyFile: z.string().min(1).describe('PEM private key of that certificate (mode 0600).'),
+    }).optional().describe('Serve the API and the dashboard over HTTPS (TLS 1.2 or newer) instead of plain HTTP.'),
     auth: z.enum(['none', 'token']).optional().describe('token: every request needs `Authorization: Bearer <id>.<secret>` from `jinyun admin token create` and sees its tenant only. none: open API, for a loopback address only. Default: none when host is a loopback address, token otherwise.'),
   }).prefault({}).describe('The HTTP API under /api/v1.'),
   store: z.discriminatedUnion('type', [

@@ -157,11 +157,11 @@ function portFromEnv(name: string): number | undefined {
   return Number(v);
 }
 
-/** `jinyun cloud --config FILE`: runs the cloud bridge until SIGINT/SIGTERM. Exit 2 on a bad config. */
+/** `jinyun cloud --config FILE [--check]`: runs the cloud bridge until SIGINT/SIGTERM (--check: validate only). Exit 2 on a bad config. */
 export async function runCloud(argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { config: { type: 'string', short: 'c' } }, strict: true });
+  const { values } = parseArgs({ args: argv, options: { config: { type: 'string', short: 'c' }, check: { type: 'boolean' } }, strict: true });
   if (!values.config) {
-    process.stderr.write('usage: jinyun cloud --config FILE\n');
+    process.stderr.write('usage: jinyun cloud --config FILE [--check]\n');
     process.exitCode = 64;
     return;
   }
@@ -178,6 +178,12 @@ export async function runCloud(argv: string[]): Promise<void> {
       process.exit(2);
     }
     throw err;
+  }
+  if (values.check) {
+    const rules = config.alarms.rules.length + config.alarms.presets.length;
+    process.stdout.write(`${values.config}: ok (${config.store.type} store, ${config.externalBroker ? 'external broker' : 'embedded broker'}, API auth ${apiAuthOf(config.http)}${config.http.tls ? ' over TLS' : ''}, ${config.gateways.length} seeded gateways, ${rules} alarm rules and presets)\n`);
+    if (apiOpenToNetwork(config.http)) process.stdout.write(`warning: the HTTP API on ${config.http.host} has no authentication (http.auth: none)\n`);
+    return;
   }
   const envLevel = process.env.JINYUN_LOG_LEVEL;
   const level = (envLevel && LEVELS.includes(envLevel) ? envLevel : config.log.level) as LevelWithSilent;

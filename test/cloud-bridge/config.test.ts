@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError } from '../../core/errors.js';
 import { apiAuthOf, apiOpenToNetwork, loadCloudConfig } from '../../cloud-bridge/config.js';
@@ -52,6 +52,17 @@ describe('cloud config', () => {
       ['http:\n  host: 0.0.0.0\n  auth: none\n', 'none', true],
     ];
     expect(cases.map(([yaml]) => { const h = load(store + yaml).http; return [apiAuthOf(h), apiOpenToNetwork(h)]; })).toEqual(cases.map(([, auth, open]) => [auth, open]));
+  });
+
+  it('the production example is valid and secure: TLS-only MQTT, HTTPS API with tokens, no secret in the file', () => {
+    const file = join(process.cwd(), 'configs/examples/cloud-production.yaml');
+    const c = loadCloudConfig(file, { env: {} });
+    expect(c.mqtt.plainListener).toBe(false);
+    expect(c.mqtt.tls).toMatchObject({ port: 8883, clientCert: 'optional' });
+    expect([apiAuthOf(c.http), c.http.tls !== undefined]).toEqual(['token', true]);
+    expect(c.store.type).toBe('postgres');
+    expect(c.gateways).toEqual([]);
+    expect(readFileSync(file, 'utf8')).not.toMatch(/password:|passwordHash:|scrypt\$|:[^@/\s]+@/);
   });
 
   it('reports a duplicate gateway id with its path and line', () => {

@@ -56,4 +56,11 @@ describe('jinyun cloud (process)', () => {
       tmp.cleanup();
     }
   });
+
+  it('--check validates the production example and exits 0 without starting anything', async () => {
+    const file = join(process.cwd(), 'configs/examples/cloud-production.yaml');
+    const p = run(['--config', file, '--check']);
+    expect(await p.exited).toBe(0);
+    expect(p.out()).toBe(`${file}: ok (postgres store, embedded broker, API auth token over TLS, 0 seeded gateways, 5 alarm rules and presets)\n`);
+  });
 });

@@ -9,6 +9,10 @@ usage:
   jinyun cloud --config FILE               run the cloud bridge (broker, ingest, API)
   jinyun sim modbus --profile coal-mine [--port N]
                                            run a Modbus TCP simulator (port 0 = any free port)
+  jinyun read --register 40001 [--type float32] [--all-orders] --host H --port P [--unit N] (or --serial PATH, --rtu-over-tcp)
+                                           read one Modbus value; --all-orders prints it in every byte/word order
+  jinyun scan [--units 1-10] [--table holding] [--addresses 0-99] --host H --port P (or --serial PATH)
+                                           probe Modbus unit ids and address ranges and report what answers
   jinyun admin --config FILE <command>     registry: tenant add, gateway add|revoke, token create, mosquitto-acl
   jinyun sim opcua --profile coal-mine|steel-plant [--port N] [--pki DIR] [--faults]
                                            run an OPC UA simulator (node-opcua server, security, users, fault injection)
@@ -34,6 +38,8 @@ async function main(argv: string[]): Promise<void> {
       if (kind === 'opcua') return (await import('../simulators/opcua/cli.js')).runOpcuaSim(simArgs);
       throw new UsageError(`unknown simulator "${kind ?? ''}"; try: jinyun sim modbus --profile coal-mine`);
     }
+    case 'read': return (await import('../drivers/modbus/read-cli.js')).runRead(rest);
+    case 'scan': return (await import('../drivers/modbus/scan-cli.js')).runScan(rest);
     case 'admin': return (await import('../cloud-bridge/admin.js')).runAdmin(rest);
     case 'browse': return (await import('../drivers/opcua/browse-cli.js')).runBrowse(rest);
     case 'certs': return (await import('../drivers/opcua/certs-cli.js')).runCerts(rest);

@@ -4,9 +4,10 @@ import { fmt, type BenchGroup, type Figure } from './harness.js';
 import { pipelineGroup } from './pipeline.js';
 import { edgeGroup } from './edge.js';
 import { apiGroup } from './api.js';
+import { modbusGroup } from './modbus.js';
 
 /** Every group, in the order `npm run bench` runs them. Explicit list, no discovery by file name. */
-const GROUPS: BenchGroup[] = [pipelineGroup, edgeGroup, apiGroup];
+const GROUPS: BenchGroup[] = [pipelineGroup, edgeGroup, apiGroup, modbusGroup];
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ args: process.argv.slice(2), options: { only: { type: 'string', multiple: true }, json: { type: 'string' }, list: { type: 'boolean' } } });

@@ -1,0 +1,190 @@
+import { connect, type Socket } from 'node:net';
+import modbusSerial from 'modbus-serial';
+import type { BenchGroup } from './harness.js';
+import { spawnJinyun, stopChild, type Child } from '../cli/process.js';
+import { silentLogger } from '../core/logger.js';
+import type { Point } from '../drivers/driver.js';
+import { modbusTcpDeviceSchema, type ModbusTag, type ModbusTcpDevice } from '../drivers/modbus/config.js';
+import { LineRegistry } from '../drivers/modbus/line-registry.js';
+import { ModbusDriver } from '../drivers/modbus/modbus-driver.js';
+import { planReads, type ReadRequest } from '../drivers/modbus/planner.js';
+
+const SECONDS = Number(process.env.BENCH_MODBUS_SECONDS ?? 4);
+const TAGS = 1000;
+
+/** Deterministic pseudo-random numbers (mulberry32), so every run plans the same map. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * A realistic 1,000-tag map over the three steel-plant units (2,000 entries per table each): per
+ * unit, runs of holding and input registers of mixed types (mostly 16-bit, float32 and 32-bit
+ * counters, a few 64-bit values and strings) and coils/discrete inputs, with gaps between them:
+ * most tags adjacent, some 1-4 registers apart, a few 5-10, and now and then a jump of 30-300
+ * (another block of the device's map). Default device limits: 125 registers, gap 10.
+ */
+export function benchTagMap(port: number, total = TAGS): ModbusTcpDevice[] {
+  const r = rng(42);
+  const pickType = (): { type: string; length?: number } => {
+    const x = r();
+    if (x < 0.5) return { type: x < 0.3 ? 'uint16' : 'int16' };
+    if (x < 0.8) return { type: 'float32' };
+    if (x < 0.92) return { type: x < 0.87 ? 'uint32' : 'int32' };
+    if (x < 0.98) return { type: x < 0.95 ? 'uint64' : 'float64' };
+    return { type: 'string', length: 8 };
+  };
+  const gap = (): number => {
+    const x = r();
+    return x < 0.7 ? 0 : x < 0.9 ? 1 + Math.floor(r() * 4) : x < 0.97 ? 5 + Math.floor(r() * 6) : 30 + Math.floor(r() * 270);
+  };
+  const perUnit = Math.ceil(total / 3);
+  return [1, 2, 3].map((unitId, u) => {
+    const n = Math.min(perUnit, total - u * perUnit);
+    const tags: Record<string, unknown>[] = [];
+    const next: Record<string, number> = { holding: 0, input: 0, coil: 0, discrete: 0 };
+    for (let i = 0; i < n; i++) {
+      const x = r();
+      const table = x < 0.55 ? 'holding' : x < 0.85 ? 'input' : x < 0.93 ? 'coil' : 'discrete';
+      const bits = table === 'coil' || table === 'discrete';
+      const t = bits ? { type: 'bool' } : pickType();
+      const address = next[table]! + gap();
+      const width = bits ? 1 : t.type === 'string' ? t.length! : /64/.test(t.type) ? 4 : /32/.test(t.type) ? 2 : 1;
+      next[table] = address + width;
+      tags.push({ name: `t${unitId}-${i}`, table, address, ...t });
+    }
+    for (const [table, end] of Object.entries(next)) if (end > 2000) throw new Error(`bench map: ${table} of unit ${unitId} ends at ${end}, beyond the simulator's 2000`);
+    return modbusTcpDeviceSchema.parse({ type: 'modbus-tcp', name: `unit-${unitId}`, port, unitId, timeoutMs: 5000, tags });
+  });
+}
+
+const pointsOf = (d: ModbusTcpDevice): Point<ModbusTag>[] => d.tags.map((config, i) => ({ tagId: i, key: `${d.name}/${config.name}`, config }));
+const registersOf = (reqs: ReadRequest<unknown>[]): number => reqs.filter((q) => q.fc >= 3).reduce((s, q) => s + q.count, 0);
+const bitsOf = (reqs: ReadRequest<unknown>[]): number => reqs.filter((q) => q.fc <= 2).reduce((s, q) => s + q.count, 0);
+
+/** Runs fn back to back for SECONDS and returns cycles per second. */
+async function cyclesPerS(fn: () => Promise<void>): Promise<number> {
+  for (let i = 0; i < 20; i++) await fn(); // warm-up
+  let n = 0;
+  const t0 = performance.now();
+  const end = t0 + SECONDS * 1000;
+  while (performance.now() < end) {
+    await fn();
+    n++;
+  }
+  return n / ((performance.now() - t0) / 1000);
+}
+
+/** The simulator's own ceiling: raw MBAP frames on one socket, `inFlight` requests outstanding. */
+async function simRequestsPerS(port: number, inFlight: number): Promise<number> {
+  const socket: Socket = connect({ host: '127.0.0.1', port });
+  socket.setNoDelay(true);
+  await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+  const frame = (tid: number): Buffer => Buffer.from([tid >> 8, tid & 0xff, 0, 0, 0, 6, 1, 3, 0, 0, 0, 10]);
+  const answerBytes = 9 + 20;
+  let received = 0;
+  let bytes = 0;
+  let tid = 0;
+  let stopAt = 0;
+  let done: () => void = () => undefined;
+  const finished = new Promise<void>((r) => (done = r));
+  socket.on('data', (chunk: Buffer) => {
+    bytes += chunk.length;
+    const whole = Math.floor(bytes / answerBytes);
+    bytes -= whole * answerBytes;
+    received += whole;
+    if (performance.now() >= stopAt) {
+      if (whole > 0 && received >= tid) done();
+      return;
+    }
+    const out: Buffer[] = [];
+    for (let i = 0; i < whole; i++) out.push(frame(++tid & 0xffff));
+    if (out.length) socket.write(out.length === 1 ? out[0]! : Buffer.concat(out));
+  });
+  const t0 = performance.now();
+  stopAt = t0 + SECONDS * 1000;
+  const first: Buffer[] = [];
+  for (let i = 0; i < inFlight; i++) first.push(frame(++tid));
+  socket.write(Buffer.concat(first));
+  await finished;
+  const rate = received / ((performance.now() - t0) / 1000);
+  socket.destroy();
+  return rate;
+}
+
+/** The same requests the planner makes, issued one at a time by a bare modbus-serial client. */
+async function bareCyclesPerS(port: number, plans: { unitId: number; reqs: ReadRequest<unknown>[] }[]): Promise<number> {
+  const client = new modbusSerial.default();
+  client.setTimeout(5000);
+  await client.connectTCP('127.0.0.1', { port });
+  const read = (fc: 1 | 2 | 3 | 4, start: number, count: number): Promise<unknown> =>
+    fc === 1 ? client.readCoils(start, count) : fc === 2 ? client.readDiscreteInputs(start, count) : fc === 3 ? client.readHoldingRegisters(start, count) : client.readInputRegisters(start, count);
+  try {
+    return await cyclesPerS(async () => {
+      for (const p of plans) {
+        client.setID(p.unitId);
+        for (const q of p.reqs) await read(q.fc, q.start, q.count);
+      }
+    });
+  } finally {
+    await new Promise<void>((r) => client.close(() => r()));
+  }
+}
+
+async function driverCyclesPerS(devices: ModbusTcpDevice[]): Promise<number> {
+  const lines = new LineRegistry();
+  const drivers = devices.map((d) => ({ driver: new ModbusDriver(d, { logger: silentLogger(), lines }), points: pointsOf(d) }));
+  try {
+    return await cyclesPerS(async () => {
+      for (const { driver, points } of drivers) {
+        const rs = await driver.read(points);
+        if (rs[0]!.quality !== 0) throw new Error(`bench read failed: ${JSON.stringify(driver.health())}`);
+      }
+    });
+  } finally {
+    await Promise.all(drivers.map(({ driver }) => driver.close()));
+  }
+}
+
+/** Modbus: driver vs. a bare modbus-serial loop on the same requests, planner vs. one request per tag, simulator ceiling. */
+export const modbusGroup: BenchGroup = {
+  name: 'modbus',
+  description: 'Modbus TCP: registers/s through the driver vs. a bare modbus-serial loop (same requests, same simulator process), planner vs. one request per tag (1,000-tag map with gaps), simulator ceiling',
+  async run(report) {
+    let sim: Child | null = null;
+    try {
+      sim = spawnJinyun(['sim', 'modbus', '--profile', 'steel-plant', '--port', '0', '--tick-ms', '0'], { env: { JINYUN_LOG_LEVEL: 'warn' } });
+      const port = (await sim.waitFor('listening')).port as number;
+      const devices = benchTagMap(port);
+      const plans = devices.map((d) => ({ unitId: d.unitId, reqs: planReads(d.tags, (t) => t, d) }));
+      const requests = plans.reduce((s, p) => s + p.reqs.length, 0);
+      const tags = devices.reduce((s, d) => s + d.tags.length, 0);
+      const registers = plans.reduce((s, p) => s + registersOf(p.reqs), 0);
+      const bits = plans.reduce((s, p) => s + bitsOf(p.reqs), 0);
+      report({ name: 'modbus.planner_requests_per_cycle', value: requests, unit: `requests (${tags} tags on 3 units: ${registers} registers and ${bits} bits per cycle)` });
+      report({ name: 'modbus.naive_requests_per_cycle', value: tags, unit: 'requests (one per tag)' });
+      report({ name: 'modbus.naive_over_planner_requests', value: tags / requests, unit: 'ratio' });
+
+      report({ name: 'modbus.sim_requests_per_s', value: await simRequestsPerS(port, 1), unit: 'requests/s (raw socket, FC3 x10, one in flight)' });
+      report({ name: 'modbus.sim_pipelined_requests_per_s', value: await simRequestsPerS(port, 32), unit: 'requests/s (raw socket, FC3 x10, 32 in flight)' });
+
+      const bare = await bareCyclesPerS(port, plans);
+      const driver = await driverCyclesPerS(devices);
+      report({ name: 'modbus.bare_registers_per_s', value: bare * registers, unit: `registers/s (modbus-serial client, the planner's ${requests} requests per cycle, one in flight)` });
+      report({ name: 'modbus.registers_per_s', value: driver * registers, unit: 'registers/s (driver: 3 devices on one shared connection, decoded into 1,000 readings per cycle)' });
+      report({ name: 'modbus.bare_requests_per_s', value: bare * requests, unit: 'requests/s' });
+      report({ name: 'modbus.requests_per_s', value: driver * requests, unit: 'requests/s' });
+      report({ name: 'modbus.driver_over_bare', value: driver / bare, unit: 'ratio' });
+      report({ name: 'modbus.readings_per_s', value: driver * tags, unit: 'readings/s' });
+    } finally {
+      if (sim) await stopChild(sim);
+    }
+  },
+};

@@ -7,8 +7,8 @@ usage:
   jinyun edge --config FILE [--check]      run an edge agent (--check: validate the config and exit)
   jinyun spool stats --config FILE [--json] inspect an edge outbox read-only (also --spool FILE)
   jinyun cloud --config FILE               run the cloud bridge (broker, ingest, API)
-  jinyun sim modbus --profile coal-mine [--port N]
-                                           run a Modbus TCP simulator (port 0 = any free port)
+  jinyun sim modbus --profile coal-mine|steel-plant [--port N] [--rtu-over-tcp] [--serial PATH]
+                                           run a Modbus simulator: TCP or RTU over TCP, optionally RTU on a serial port (port 0 = any free port)
   jinyun read --register 40001 [--type float32] [--all-orders] --host H --port P [--unit N] (or --serial PATH, --rtu-over-tcp)
                                            read one Modbus value; --all-orders prints it in every byte/word order
   jinyun scan [--units 1-10] [--table holding] [--addresses 0-99] --host H --port P (or --serial PATH)

@@ -4,6 +4,7 @@ import { fmt, type BenchGroup, type Figure } from './harness.js';
 import { pipelineGroup } from './pipeline.js';
 import { edgeGroup } from './edge.js';
 import { apiGroup } from './api.js';
+import { ingestGroup } from './ingest.js';
 import { modbusGroup } from './modbus.js';
 
 /** Every group, in the order `npm run bench` runs them. Explicit list, no discovery by file name. */

@@ -1,8 +1,8 @@
-import { placeholders, type Sqlite, type SqlParam } from '../../core/sqlite.js';
+import type { Sqlite } from '../../core/sqlite.js';
 import type { SequencedReading } from '../../core/reading.js';
 import { LIMITS, type DecodedBatch } from '../../proto/codec.js';
 import type { QuarantineEntry, WriteContext, WriteOutcome } from './reading-store.js';
-import { toColumns } from './value-columns.js';
+import { exactParts, toColumns } from './value-columns.js';
 
 /** (gateway, producer) -> (tag id -> series id), loaded lazily, dropped when the gateway's catalog changes. */
 export class TagMapCache {
@@ -109,12 +109,25 @@ async function uncovered(db: Sqlite, gateway: string, batch: DecodedBatch): Prom
   return batch.readings.filter((r) => !ranges.some((c) => r.seq >= c.seq_first && r.seq <= c.seq_last));
 }
 
+/**
+ * Readings go in as ONE bound parameter: a JSON array of rows expanded by jsonb_each inside SQLite (binary JSON: each element is parsed once).
+ * Binding thousands of separate parameters costs node-sqlite3 most of the ingest's main-thread CPU
+ * (each becomes a native value, on the main thread, while the write transaction waits); one string
+ * does not. Doubles travel as exact (mantissa, exponent) integer pairs (see exactParts), because
+ * SQLite's JSON number parser can be 1 ulp off.
+ */
+const INSERT_READINGS = `INSERT INTO readings (series_id, ts, kind, value, value_text, quality, epoch, seq, historical)
+  SELECT value->>0, value->>1, value->>2, value->>3 * pow(2.0, value->>4), value->>5, value->>6, ?2, value->>7, ?3 FROM jsonb_each(?1)`;
+
 async function insertReadings(db: Sqlite, series: Map<number, number>, batch: DecodedBatch, rows: SequencedReading[]): Promise<void> {
   if (rows.length === 0) return;
-  const params: SqlParam[] = [];
-  const historical = batch.historical ? 1 : 0;
-  for (const r of rows) params.push(series.get(r.tagId)!, r.ts, ...toColumns(r.value), r.quality >>> 0, batch.epoch, r.seq, historical);
-  await db.run(`INSERT INTO readings (series_id, ts, kind, value, value_text, quality, epoch, seq, historical) VALUES ${placeholders(rows.length, 9)}`, params);
+  const out = new Array<unknown>(rows.length);
+  rows.forEach((r, i) => {
+    const [kind, value, text] = toColumns(r.value);
+    const [m, e] = exactParts(value);
+    out[i] = [series.get(r.tagId)!, r.ts, kind, m, e, text, r.quality >>> 0, r.seq];
+  });
+  await db.run(INSERT_READINGS, [JSON.stringify(out), batch.epoch, batch.historical ? 1 : 0]);
 }
 
 /** latest keeps the newest source time per series (a tie goes to the later write). */
@@ -127,13 +140,16 @@ async function upsertLatest(db: Sqlite, series: Map<number, number>, rows: Seque
   }
   const entries = [...newest.entries()];
   for (let i = 0; i < entries.length; i += chunkRows) {
-    const part = entries.slice(i, i + chunkRows);
-    const params: SqlParam[] = part.flatMap(([id, r]) => [id, r.ts, ...toColumns(r.value), r.quality >>> 0]);
-    await db.run(
-      `INSERT INTO latest (series_id, ts, kind, value, value_text, quality) VALUES ${placeholders(part.length, 6)}
-       ON CONFLICT (series_id) DO UPDATE SET ts = excluded.ts, kind = excluded.kind, value = excluded.value, value_text = excluded.value_text, quality = excluded.quality
-       WHERE excluded.ts >= latest.ts`,
-      params,
-    );
+    const part = entries.slice(i, i + chunkRows).map(([id, r]) => {
+      const [kind, value, text] = toColumns(r.value);
+      const [m, e] = exactParts(value);
+      return [id, r.ts, kind, m, e, text, r.quality >>> 0];
+    });
+    await db.run(UPSERT_LATEST, [JSON.stringify(part)]);
   }
 }
+
+const UPSERT_LATEST = `INSERT INTO latest (series_id, ts, kind, value, value_text, quality)
+  SELECT value->>0, value->>1, value->>2, value->>3 * pow(2.0, value->>4), value->>5, value->>6 FROM jsonb_each(?1) WHERE true
+  ON CONFLICT (series_id) DO UPDATE SET ts = excluded.ts, kind = excluded.kind, value = excluded.value, value_text = excluded.value_text, quality = excluded.quality
+  WHERE excluded.ts >= latest.ts`;

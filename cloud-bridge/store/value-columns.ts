@@ -26,3 +26,26 @@ export function fromColumns(kind: number, value: number | null, text: string | n
     default: return null;
   }
 }
+
+const f64 = new Float64Array(1);
+const u32 = new Uint32Array(f64.buffer);
+const TWO_52 = 4_503_599_627_370_496;
+
+/**
+ * A double as integers (m, e) with value = m * 2^e exactly, both safe to pass through JSON (|m| <= 2^53);
+ * SQL rebuilds it as `m * pow(2.0, e)`, which is exact (an integer below 2^53 times a power of two).
+ * ±Infinity is (±1, 2000): pow overflows to Infinity. null stays null. -0 becomes 0 (as SQLite stores it).
+ * Assumes a little-endian host (x86-64, arm64).
+ */
+export function exactParts(v: number | null): [m: number | null, e: number] {
+  if (v === null) return [null, 0];
+  if (Number.isInteger(v) && Math.abs(v) <= 2 * TWO_52) return [v === 0 ? 0 : v, 0];
+  f64[0] = v;
+  const lo = u32[0]!;
+  const hi = u32[1]!;
+  const biased = (hi >>> 20) & 0x7ff;
+  const sign = hi >>> 31 ? -1 : 1;
+  if (biased === 0x7ff) return [sign, 2000];
+  const frac = (hi & 0xfffff) * 4_294_967_296 + lo;
+  return biased === 0 ? [sign * frac, -1074] : [sign * (frac + TWO_52), biased - 1075];
+}

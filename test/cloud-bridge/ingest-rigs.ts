@@ -116,7 +116,7 @@ export async function pgMosquittoRig(ingest: Record<string, unknown> = {}): Prom
   await admin.connect();
   return {
     name: 'Mosquitto + PostgreSQL, two workers', workers, store: workers[0]!.store, gw, sharedBroker: true, gaps: captureGaps(workers),
-    connect: () => connectAnonymous(gw),
+    connect: () => pgMosquittoGateway(gw),
     deliver: async (topic, payload) => { await raw.publishAsync(topic, Buffer.from(payload), { qos: 1 }); },
     ingest: () => sumIngest(workers.map((w) => w.metrics.ingest)),
     async revokedGateway(id) {
@@ -144,7 +144,7 @@ export async function pgMosquittoRig(ingest: Record<string, unknown> = {}): Prom
 }
 
 /** A gateway on the shared Mosquitto (anonymous there; the broker's ACL is the operator's). */
-async function connectAnonymous(gw: { id: string; tenant: string }): Promise<TestGateway> {
+export async function pgMosquittoGateway(gw: { id: string; tenant: string }): Promise<TestGateway> {
   const client: MqttClient = await mqtt.connectAsync(`mqtt://${MOSQUITTO.host}:${MOSQUITTO.port}`, { clientId: gw.id, protocolVersion: 4, clean: true, reconnectPeriod: 0, connectTimeout: 3000 });
   const acks: AckData[] = [];
   const topic = (kind: Parameters<TestGateway['topic']>[0]): string => topicFor(gw.tenant, gw.id, kind);

@@ -8,7 +8,7 @@ import { ingestGroup } from './ingest.js';
 import { modbusGroup } from './modbus.js';
 
 /** Every group, in the order `npm run bench` runs them. Explicit list, no discovery by file name. */
-const GROUPS: BenchGroup[] = [pipelineGroup, edgeGroup, apiGroup, modbusGroup];
+const GROUPS: BenchGroup[] = [pipelineGroup, edgeGroup, apiGroup, modbusGroup, ingestGroup];
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ args: process.argv.slice(2), options: { only: { type: 'string', multiple: true }, json: { type: 'string' }, list: { type: 'boolean' } } });

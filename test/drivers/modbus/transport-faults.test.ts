@@ -169,6 +169,40 @@ describe.each(TRANSPORTS)('exceptions and injected faults over %s', (kind: Trans
     expect((await untilGood(driver, points))?.map((r) => r.value)).toEqual([111, 112, 113]);
   });
 
+  it('several devices on the line: one request in flight at a time, every answer to its own device', async () => {
+    rig.sim.setFaults({ delayMs: 150 });
+    const devices = [1, 2, 3].map((unitId) => rig.device([{ name: 'bits', table: 'holding', address: 5, type: 'uint16' }, { name: 'c', table: 'coil', address: 0, type: 'bool' }], { name: `u${unitId}`, unitId, timeoutMs: 3000 }));
+    rig.sim.unit(1).holding[5] = 0b011;
+    rig.sim.unit(2).holding[5] = 222;
+    rig.sim.unit(3).holding[5] = 333;
+    const drivers = devices.map((d) => rig.driver(d));
+    const t0 = performance.now();
+    const all = await Promise.all(drivers.map((d, i) => d.read(pointsOf(devices[i]!))));
+    // 6 requests answered 150 ms late each: sequential on the line takes >= 900 ms (in parallel it would be ~150)
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(6 * 150 - 20);
+    expect(all.map((rs) => rs.map((r) => r.value))).toEqual([[0b011, true], [222, false], [333, false]]);
+    expect(rig.lines.size).toBe(1);
+  });
+
+  it.runIf(kind === 'modbus-rtu')('a serial port that vanishes (adapter unplugged) reads Bad, and is reopened when it is back', async () => {
+    const device = scratchDevice({ timeoutMs: 300, reconnectInitialMs: 100, reconnectMaxMs: 200 });
+    const driver = rig.driver(device);
+    const points = pointsOf(device);
+    expect(names(await driver.read(points))).toEqual(['Good', 'Good', 'Good']);
+    await rig.unplug();
+    let bad = 0;
+    for (let i = 0; i < 5; i++) {
+      const rs = await driver.read(points);
+      if (rs.every((r) => r.value === null && r.quality !== Quality.Good)) bad++;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(bad).toBe(5);
+    expect(driver.health().state).toBe('down');
+    await rig.plugIn();
+    expect((await untilGood(driver, points))?.map((r) => r.value)).toEqual([111, 112, 113]);
+    expect(driver.health().state).toBe('ok');
+  }, 30_000);
+
   it.skipIf(kind === 'modbus-rtu')('a connection dropped mid-answer fails the request at once and reconnects with backoff', async () => {
     const device = scratchDevice({ timeoutMs: 3000 });
     const driver = rig.driver(device);

@@ -50,6 +50,19 @@ export class TransportRig {
     return d;
   }
 
+  /** RTU on a pty only: both ends vanish (a USB serial adapter unplugged). */
+  async unplug(): Promise<void> {
+    if (!this.pty) throw new Error('unplug: not a serial rig');
+    await this.pty.unplug();
+  }
+
+  /** RTU on a pty only: the pair is back on the same paths and the simulator serves it again. */
+  async plugIn(): Promise<void> {
+    if (!this.pty) throw new Error('plugIn: not a serial rig');
+    await this.pty.plugIn();
+    await this.sim.serveSerial(this.pty.b, { baudRate: 115200 });
+  }
+
   async closeDrivers(): Promise<void> {
     await Promise.all(this.drivers.splice(0).map((d) => d.close()));
   }

@@ -8,7 +8,7 @@ const INTERVAL_MS = 200;
 const TIMEOUT_MS = 300;
 const RUN_MS = 4000;
 
-describe.each(['modbus-rtu', 'modbus-rtu-over-tcp'] as TransportKind[])('a dead unit on a shared %s line', (kind) => {
+describe.each(['modbus-rtu', 'modbus-rtu-over-tcp', 'modbus-tcp'] as TransportKind[])('a dead unit on a shared %s line', (kind) => {
   let rig: TransportRig;
   beforeAll(async () => {
     rig = await TransportRig.start(kind);

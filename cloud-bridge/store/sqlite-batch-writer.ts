@@ -42,14 +42,45 @@ export interface WriterLimits {
 
 const hex = (h: number): string => `0x${(h >>> 0).toString(16).padStart(8, '0')}`;
 
+/** One writeBatch call waiting for the next group commit. */
+export interface PendingWrite {
+  gateway: string;
+  batch: DecodedBatch;
+  ctx: WriteContext;
+  resolve(o: WriteOutcome): void;
+  reject(err: unknown): void;
+}
+
 /**
- * The whole ingest decision for one batch inside ONE transaction (BEGIN IMMEDIATE ... COMMIT, with
- * synchronous=FULL the COMMIT is durable when it returns): exact-key dedupe, replay-conflict check,
- * catalog check, overlap filtering, multi-row inserts, latest values and the batch range record.
+ * Group commit: the batches that queued up while the previous transaction ran are written in ONE
+ * transaction (BEGIN IMMEDIATE ... COMMIT; with synchronous=FULL the COMMIT is durable when it
+ * returns), and each caller hears its outcome only after that COMMIT. Any error (a database error,
+ * possibly after SQLite rolled the transaction back by itself) rolls the whole group back and
+ * rejects every batch in it: nothing is half-written, and the edges resend.
  */
-export function writeBatchTx(db: Sqlite, tags: TagMapCache, gateway: string, batch: DecodedBatch, ctx: WriteContext, limits: WriterLimits): Promise<WriteOutcome> {
+export async function writeGroupTx(db: Sqlite, tags: TagMapCache, group: readonly PendingWrite[], limits: WriterLimits): Promise<void> {
+  let outcomes: WriteOutcome[];
+  try {
+    outcomes = await db.transaction(async () => {
+      const out: WriteOutcome[] = [];
+      for (const w of group) out.push(await writeBatchBody(db, tags, w.gateway, w.batch, w.ctx, limits));
+      return out;
+    });
+  } catch (err) {
+    for (const w of group) w.reject(err);
+    return;
+  }
+  group.forEach((w, i) => w.resolve(outcomes[i]!));
+}
+
+/**
+ * The whole ingest decision for one batch, inside the caller's transaction: exact-key dedupe,
+ * replay-conflict check, catalog check, overlap filtering, inserts, latest values and the batch
+ * range record.
+ */
+async function writeBatchBody(db: Sqlite, tags: TagMapCache, gateway: string, batch: DecodedBatch, ctx: WriteContext, limits: WriterLimits): Promise<WriteOutcome> {
   const { chunkRows } = limits;
-  return db.transaction(async () => {
+  {
     const key = [gateway, batch.producerId, batch.epoch, batch.seqFirst];
     const same = await db.get<{ body_hash: number; count: number }>('SELECT body_hash, count FROM batches WHERE gateway = ? AND producer_id = ? AND epoch = ? AND seq_first = ?', key);
     if (same) {
@@ -80,7 +111,7 @@ export function writeBatchTx(db: Sqlite, tags: TagMapCache, gateway: string, bat
     ctx.beforeCommit?.();
     const skipped = batch.count - fresh.length;
     return fresh.length > 0 ? { result: 'ok', stored: fresh.length, skipped } : { result: 'duplicate', stored: 0, skipped };
-  });
+  }
 }
 
 /**

@@ -4,7 +4,7 @@ import { LIMITS, type CatalogData, type DecodedBatch } from '../../proto/codec.j
 import type { CloudStore, DeviceRow, GatewayRow, LatestRow, QuarantineEntry, RegistryChange, RegistrySnapshot, SeriesQuery, StoredReading, TagRow, WriteContext, WriteOutcome } from './reading-store.js';
 import { sqliteApplyRegistry, sqliteLoadRegistry, sqliteRegistryRevision } from './sqlite-registry.js';
 import { applyPragmas, migrate } from './sqlite-schema.js';
-import { TagMapCache, insertQuarantine, writeBatchTx, type WriterLimits } from './sqlite-batch-writer.js';
+import { TagMapCache, insertQuarantine, writeGroupTx, type PendingWrite, type WriterLimits } from './sqlite-batch-writer.js';
 import { fromColumns } from './value-columns.js';
 import type { AggregateQuery, AlarmFilter, AlarmRecord, Bucket, NewAlarm } from './analytics-types.js';
 import { sqliteAckAlarm, sqliteAggregate, sqliteAlarms, sqliteClearAlarm, sqliteInsertAlarm, sqliteMigrateAlarms } from './sqlite-queries.js';
@@ -16,6 +16,10 @@ export interface SqliteStoreOptions {
   /** Quarantine entries kept per gateway, newest first (10 000 by default). */
   maxQuarantinePerGateway?: number;
 }
+
+/** A group commit takes at most this many queued batches / readings. */
+const GROUP_MAX_BATCHES = 64;
+const GROUP_MAX_READINGS = 100_000;
 
 interface TagSql { gateway: string; key: string; tag_id: number; device: string; unit: string; data_type: string; description: string }
 const TAG_COLS = 's.gateway, s.key, s.tag_id, s.device, s.unit, s.data_type, s.description';
@@ -30,6 +34,8 @@ export class SqliteStore implements CloudStore {
   private readonly tags_ = new TagMapCache();
 
   private readonly chunkRows: number;
+  private readonly pending: PendingWrite[] = [];
+  private flushing = false;
 
   private constructor(private readonly db: Sqlite, private readonly reader: Sqlite, private readonly limits: WriterLimits, private readonly log: Logger) {
     this.chunkRows = limits.chunkRows;
@@ -52,8 +58,26 @@ export class SqliteStore implements CloudStore {
     }
   }
 
+  /** Queued for the next group commit (see writeGroupTx); resolves after the COMMIT that made it durable. */
   writeBatch(gateway: string, batch: DecodedBatch, ctx: WriteContext): Promise<WriteOutcome> {
-    return writeBatchTx(this.db, this.tags_, gateway, batch, ctx, this.limits);
+    return new Promise((resolve, reject) => {
+      this.pending.push({ gateway, batch, ctx, resolve, reject });
+      if (!this.flushing) void this.flush();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    this.flushing = true;
+    try {
+      while (this.pending.length > 0) {
+        let n = 0;
+        let readings = 0;
+        while (n < this.pending.length && n < GROUP_MAX_BATCHES && (n === 0 || readings + this.pending[n]!.batch.count <= GROUP_MAX_READINGS)) readings += this.pending[n++]!.batch.count;
+        await writeGroupTx(this.db, this.tags_, this.pending.splice(0, n), this.limits);
+      }
+    } finally {
+      this.flushing = false;
+    }
   }
 
   async query(q: SeriesQuery): Promise<{ tag: TagRow; readings: StoredReading[] } | null> {

@@ -164,25 +164,34 @@ async function sqliteBare(dir: string, rows: number, mode: 'jsonb' | 'bound'): P
   return rate;
 }
 
-/** Bare PostgreSQL ceiling: the store's own partitioned readings table, one connection, 5,000-row INSERT ... SELECT FROM unnest per transaction, synchronous_commit=on. */
+/**
+ * Bare PostgreSQL ceiling: the store's own partitioned readings table (same indexes and triggers),
+ * 4 connections at once (the store's pool), 5,000-row INSERT ... SELECT FROM unnest per
+ * transaction, synchronous_commit=on.
+ */
 async function pgBare(schema: string, rows: number): Promise<number> {
   await (await PgStore.open({ url: PG_URL, schema, poolSize: 2 }, { logger: silentLogger() })).close();
-  const c = new pg.Client({ connectionString: PG_URL, options: `-c search_path=${schema} -c synchronous_commit=on` });
-  await c.connect();
+  const clients = Array.from({ length: 4 }, () => new pg.Client({ connectionString: PG_URL, options: `-c search_path=${schema} -c synchronous_commit=on` }));
+  for (const c of clients) await c.connect();
   try {
     const p = monthPartition(T0);
-    await c.query(`CREATE TABLE IF NOT EXISTS ${p.name} PARTITION OF readings FOR VALUES FROM (${p.fromMs}) TO (${p.toMs})`);
+    await clients[0]!.query(`CREATE TABLE IF NOT EXISTS ${p.name} PARTITION OF readings FOR VALUES FROM (${p.fromMs}) TO (${p.toMs})`);
+    let next = 1;
     const t0 = performance.now();
-    for (let seq = 1; seq <= rows; ) {
-      const sid: number[] = []; const ts: number[] = []; const v: number[] = []; const sq: number[] = [];
-      for (let i = 0; i < BATCH; i++, seq++) { sid.push((seq % TAGS) + 1); ts.push(T0 + seq); v.push(seq * 0.01); sq.push(seq); }
-      await c.query('BEGIN');
-      await c.query(`INSERT INTO readings ${READING_COLS} SELECT s, t, 0, v, NULL, 0, 1, n, false FROM unnest($1::bigint[], $2::bigint[], $3::float8[], $4::bigint[]) AS u(s, t, v, n)`, [sid, ts, v, sq]);
-      await c.query('COMMIT');
-    }
-    return rows / ((performance.now() - t0) / 1000);
+    await Promise.all(clients.map(async (c) => {
+      while (next <= rows) {
+        let seq = next;
+        next += BATCH;
+        const sid: number[] = []; const ts: number[] = []; const v: number[] = []; const sq: number[] = [];
+        for (let i = 0; i < BATCH; i++, seq++) { sid.push((seq % TAGS) + 1); ts.push(T0 + seq); v.push(seq * 0.01); sq.push(seq); }
+        await c.query('BEGIN');
+        await c.query(`INSERT INTO readings ${READING_COLS} SELECT s, t, 0, v, NULL, 0, 1, n, false FROM unnest($1::bigint[], $2::bigint[], $3::float8[], $4::bigint[]) AS u(s, t, v, n)`, [sid, ts, v, sq]);
+        await c.query('COMMIT');
+      }
+    }));
+    return (next - 1) / ((performance.now() - t0) / 1000);
   } finally {
-    await c.end();
+    for (const c of clients) await c.end();
   }
 }
 

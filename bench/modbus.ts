@@ -10,9 +10,9 @@ import { LineRegistry } from '../drivers/modbus/line-registry.js';
 import { ModbusDriver } from '../drivers/modbus/modbus-driver.js';
 import { planReads, type ReadRequest } from '../drivers/modbus/planner.js';
 
-const SECONDS = Number(process.env.BENCH_MODBUS_SECONDS ?? 4);
+const SECONDS = Number(process.env.BENCH_MODBUS_SECONDS ?? 6);
 const TAGS = 1000;
-const ROUNDS = 6;
+const ROUNDS = 12;
 
 /** Deterministic pseudo-random numbers (mulberry32), so every run plans the same map. */
 function rng(seed: number): () => number {
@@ -72,26 +72,41 @@ const registersOf = (reqs: ReadRequest<unknown>[]): number => reqs.filter((q) =>
 const bitsOf = (reqs: ReadRequest<unknown>[]): number => reqs.filter((q) => q.fc <= 2).reduce((s, q) => s + q.count, 0);
 
 /**
- * Cycles per second of each loop, measured in alternating rounds (a, b, a, b, ...) of
- * SECONDS / ROUNDS each after a warm-up, so load from other processes on this shared machine
- * falls on both alike.
+ * Cycles per second of each loop: ROUNDS rounds of SECONDS / ROUNDS each, in alternating order
+ * (a b, b a, a b, ...) after a warm-up, and the median round of each loop. Other processes load
+ * this shared 2-core machine in bursts; alternation puts a drift on both loops alike and the
+ * median drops the rounds a burst hit.
  */
-async function alternating(loops: (() => Promise<void>)[]): Promise<number[]> {
+async function alternating(loops: (() => Promise<void>)[]): Promise<{ rates: number[]; cpuUsPerCycle: number[] }> {
   for (const fn of loops) for (let i = 0; i < 20; i++) await fn();
-  const cycles = loops.map(() => 0);
-  const ms = loops.map(() => 0);
+  const rates: number[][] = loops.map(() => []);
+  const cpu = loops.map(() => ({ us: 0, cycles: 0 }));
   for (let r = 0; r < ROUNDS; r++) {
-    for (const [k, fn] of loops.entries()) {
+    const order = loops.map((_, k) => k);
+    if (r % 2 === 1) order.reverse();
+    for (const k of order) {
+      const fn = loops[k]!;
+      let cycles = 0;
+      const c0 = process.cpuUsage();
       const t0 = performance.now();
       const end = t0 + (SECONDS * 1000) / ROUNDS;
       while (performance.now() < end) {
         await fn();
-        cycles[k]!++;
+        cycles++;
       }
-      ms[k]! += performance.now() - t0;
+      rates[k]!.push(cycles / ((performance.now() - t0) / 1000));
+      const c = process.cpuUsage(c0);
+      cpu[k]!.us += c.user + c.system;
+      cpu[k]!.cycles += cycles;
     }
   }
-  return cycles.map((c, k) => c / (ms[k]! / 1000));
+  return { rates: rates.map(median), cpuUsPerCycle: cpu.map((c) => c.us / c.cycles) };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
 /**
@@ -220,17 +235,24 @@ export const modbusGroup: BenchGroup = {
       const driverL = driverLoop(devices);
       let bare: number;
       let driver: number;
+      let bareCpu: number;
+      let driverCpu: number;
       try {
-        [bare, driver] = (await alternating([bareL.cycle, driverL.cycle])) as [number, number];
+        const m = await alternating([bareL.cycle, driverL.cycle]);
+        [bare, driver] = m.rates as [number, number];
+        [bareCpu, driverCpu] = m.cpuUsPerCycle as [number, number];
       } finally {
         await bareL.close();
         await driverL.close();
       }
-      report({ name: 'modbus.bare_registers_per_s', value: bare * registers, unit: `registers/s (modbus-serial client, the planner's ${requests} requests per cycle, one in flight)` });
-      report({ name: 'modbus.registers_per_s', value: driver * registers, unit: 'registers/s (driver: 3 devices on one shared connection, decoded into 1,000 readings per cycle)' });
+      report({ name: 'modbus.bare_registers_per_s', value: bare * registers, unit: `registers/s (modbus-serial client, the planner's ${requests} requests per cycle, one in flight; median round)` });
+      report({ name: 'modbus.registers_per_s', value: driver * registers, unit: 'registers/s (driver: 3 devices on one shared connection, decoded into 1,000 readings per cycle; median round)' });
       report({ name: 'modbus.bare_requests_per_s', value: bare * requests, unit: 'requests/s' });
       report({ name: 'modbus.requests_per_s', value: driver * requests, unit: 'requests/s' });
       report({ name: 'modbus.driver_over_bare', value: driver / bare, unit: 'ratio' });
+      // CPU time of this process per request: what the driver costs, whatever else loads the machine
+      report({ name: 'modbus.cpu_us_per_request', value: driverCpu / requests, unit: 'us CPU/request (driver, incl. decoding)' });
+      report({ name: 'modbus.bare_cpu_us_per_request', value: bareCpu / requests, unit: 'us CPU/request (modbus-serial client)' });
       report({ name: 'modbus.readings_per_s', value: driver * tags, unit: 'readings/s' });
     } finally {
       if (sim) await stopChild(sim);

@@ -59,7 +59,8 @@ export interface SimStats {
  * A fast Modbus server on node:net for tests, benchmarks and the demo: MBAP (Modbus TCP) or RTU
  * framing over TCP, and RTU on serial lines (serveSerial) sharing the same banks; framing done
  * here (partial and multiple frames per chunk), FC 1-6, 15, 16, several unit ids with their own
- * banks, values moved by a deterministic profile, faults injected on demand (sim-faults.ts).
+ * banks (an unknown unit id gets exception 11 over MBAP, as from a gateway, and silence over RTU),
+ * values moved by a deterministic profile, faults injected on demand (sim-faults.ts).
  * stop() then start() again listens on the same port as before, with the banks kept.
  */
 export class ModbusSimServer {
@@ -208,7 +209,8 @@ export class ModbusSimServer {
     const out: Buffer[] = [];
     let drop = false;
     for (const r of frames) {
-      if (f.silent || f.deadUnits.includes(r.unitId)) {
+      // On an RTU line nobody answers for a unit id that is not there (only a TCP gateway says exception 11).
+      if (f.silent || f.deadUnits.includes(r.unitId) || (framing === 'rtu' && !this.units.has(r.unitId))) {
         this.counters.ignored++;
         continue;
       }

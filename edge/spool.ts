@@ -78,7 +78,9 @@ export class Spool {
   }
 
   private kick(): void {
-    if (!this.flushing && this.pending.length > 0) this.flushing = this.flushLoop().finally(() => { this.flushing = null; });
+    // An append that lands after the loop's last check but before this finally would wait forever
+    // (the OPC UA Subscriber appends again right after its previous append resolves): kick again.
+    if (!this.flushing && this.pending.length > 0) this.flushing = this.flushLoop().finally(() => { this.flushing = null; if (!this.wakeTimer) this.kick(); });
   }
 
   private async flushLoop(): Promise<void> {

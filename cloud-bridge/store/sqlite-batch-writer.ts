@@ -2,7 +2,7 @@ import type { Sqlite } from '../../core/sqlite.js';
 import type { SequencedReading } from '../../core/reading.js';
 import { LIMITS, type DecodedBatch } from '../../proto/codec.js';
 import type { QuarantineEntry, WriteContext, WriteOutcome } from './reading-store.js';
-import { exactParts, toColumns } from './value-columns.js';
+import { Kind, exactParts, toColumns } from './value-columns.js';
 
 /** (gateway, producer) -> (tag id -> series id), loaded lazily, dropped when the gateway's catalog changes. */
 export class TagMapCache {
@@ -150,15 +150,23 @@ async function uncovered(db: Sqlite, gateway: string, batch: DecodedBatch): Prom
 const INSERT_READINGS = `INSERT INTO readings (series_id, ts, kind, value, value_text, quality, epoch, seq, historical)
   SELECT value->>0, value->>1, value->>2, value->>3 * pow(2.0, value->>4), value->>5, value->>6, ?2, value->>7, ?3 FROM jsonb_each(?1)`;
 
+/** The common case in a shorter row: good doubles with consecutive seqs ([series, ts, m, e]; kind, text and quality constant, seq = first + index). */
+const INSERT_PLAIN_READINGS = `INSERT INTO readings (series_id, ts, kind, value, value_text, quality, epoch, seq, historical)
+  SELECT value->>0, value->>1, ${Kind.Double}, value->>2 * pow(2.0, value->>3), NULL, 0, ?2, ?4 + key, ?3 FROM jsonb_each(?1)`;
+
 async function insertReadings(db: Sqlite, series: Map<number, number>, batch: DecodedBatch, rows: SequencedReading[]): Promise<void> {
   if (rows.length === 0) return;
+  const first = rows[0]!.seq;
+  const plain = rows.every((r, i) => typeof r.value === 'number' && !Number.isNaN(r.value) && r.quality === 0 && r.seq === first + i);
   const out = new Array<unknown>(rows.length);
   rows.forEach((r, i) => {
     const [kind, value, text] = toColumns(r.value);
     const [m, e] = exactParts(value);
-    out[i] = [series.get(r.tagId)!, r.ts, kind, m, e, text, r.quality >>> 0, r.seq];
+    out[i] = plain ? [series.get(r.tagId)!, r.ts, m, e] : [series.get(r.tagId)!, r.ts, kind, m, e, text, r.quality >>> 0, r.seq];
   });
-  await db.run(INSERT_READINGS, [JSON.stringify(out), batch.epoch, batch.historical ? 1 : 0]);
+  const historical = batch.historical ? 1 : 0;
+  if (plain) await db.run(INSERT_PLAIN_READINGS, [JSON.stringify(out), batch.epoch, historical, first]);
+  else await db.run(INSERT_READINGS, [JSON.stringify(out), batch.epoch, historical]);
 }
 
 /** latest keeps the newest source time per series (a tie goes to the later write). */

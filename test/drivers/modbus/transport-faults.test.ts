@@ -184,6 +184,28 @@ describe.each(TRANSPORTS)('exceptions and injected faults over %s', (kind: Trans
     expect(rig.lines.size).toBe(1);
   });
 
+  it.runIf(kind !== 'modbus-tcp')('keeps the inter-frame silence (interFrameDelayMs) between an answer and the next request', async () => {
+    const tags = [
+      { name: 'c', table: 'coil', address: 0, type: 'bool' },
+      { name: 'd', table: 'discrete', address: 0, type: 'bool' },
+      { name: 'h', table: 'holding', address: 0, type: 'uint16' },
+      { name: 'h2', table: 'holding', address: 500, type: 'uint16' },
+      { name: 'i', table: 'input', address: 0, type: 'uint16' },
+    ];
+    const read = async (interFrameDelayMs: number): Promise<number> => {
+      const device = rig.device(tags, { unitId: 2, interFrameDelayMs, name: `ifd${interFrameDelayMs}` });
+      const driver = rig.driver(device);
+      await driver.read(pointsOf(device)); // the line's last answer is now fresh
+      const t0 = performance.now();
+      const rs = await driver.read(pointsOf(device));
+      expect(rs.every((r) => r.quality === Quality.Good)).toBe(true);
+      await driver.close();
+      return performance.now() - t0;
+    };
+    // five requests, each sent at least 60 ms after the previous answer
+    expect(await read(60)).toBeGreaterThanOrEqual(5 * 60 - 10);
+  });
+
   it.runIf(kind === 'modbus-rtu')('a serial port that vanishes (adapter unplugged) reads Bad, and is reopened when it is back', async () => {
     const device = scratchDevice({ timeoutMs: 300, reconnectInitialMs: 100, reconnectMaxMs: 200 });
     const driver = rig.driver(device);

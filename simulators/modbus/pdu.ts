@@ -42,7 +42,7 @@ function handleRead(unit: UnitBanks, pdu: Buffer, onRead?: ReadHook): Buffer {
   const count = pdu.readUInt16BE(3);
   const max = fc <= 2 ? 2000 : 125;
   if (count < 1 || count > max) return exception(fc, ILLEGAL_DATA_VALUE);
-  if (start + count > unit.sizes[table]) return exception(fc, ILLEGAL_DATA_ADDRESS);
+  if (!unit.mapped(table, start, count)) return exception(fc, ILLEGAL_DATA_ADDRESS);
   onRead?.(unit, table, start, count);
   return table === 'coil' || table === 'discrete' ? readBits(unit, fc, table, start, count) : readRegisters(unit, fc, table, start, count);
 }

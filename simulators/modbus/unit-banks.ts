@@ -39,7 +39,22 @@ export class UnitBanks {
   readonly input = new Uint16Array(65536);
   readonly holding = new Uint16Array(65536);
 
+  /** Unmapped address ranges inside the mapped size, [from, to] inclusive: a read touching one gets exception 2. */
+  readonly holes: Record<SimTable, [number, number][]> = { coil: [], discrete: [], input: [], holding: [] };
+
   constructor(readonly id: number, readonly sizes: TableSizes) {}
+
+  /** Makes [from, to] unmapped, as on devices that refuse any read across addresses they do not implement. */
+  unmap(table: SimTable, from: number, to: number): void {
+    this.holes[table].push([from, to]);
+  }
+
+  /** True when [start, start + count) lies inside the mapped size and touches no hole. */
+  mapped(table: SimTable, start: number, count: number): boolean {
+    if (start + count > this.sizes[table]) return false;
+    const end = start + count - 1;
+    return !this.holes[table].some(([from, to]) => from <= end && to >= start);
+  }
 
   registers(table: 'input' | 'holding'): Uint16Array {
     return table === 'input' ? this.input : this.holding;

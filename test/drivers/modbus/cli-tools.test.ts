@@ -89,6 +89,30 @@ describe.each(TRANSPORTS)('jinyun read and scan over %s', (kind: TransportKind) 
   });
 });
 
+describe('jinyun scan finds an unmapped hole', () => {
+  let rig: TransportRig;
+  beforeAll(async () => {
+    rig = await TransportRig.start('modbus-tcp');
+  });
+  afterAll(() => rig.stop());
+
+  it('halves the refused blocks down to the exact unmapped addresses', async () => {
+    const u = rig.sim.unit(3);
+    u.unmap('holding', 1801, 1803);
+    u.unmap('holding', 1850, 1850);
+    u.holding.fill(5, 1790, 1801);
+    const out = await capture(runScan, [...whereArgs(rig), '--units', '3', '--addresses', '1790-1899']);
+    expect(out.trimEnd().split('\n').slice(1)).toEqual([
+      'unit 3: answers',
+      '  holding 1790-1800: readable (11 non-zero)',
+      '  holding 1801-1803: exception 2 (illegal data address)',
+      '  holding 1804-1849: readable (0 non-zero)',
+      '  holding 1850: exception 2 (illegal data address)',
+      '  holding 1851-1899: readable (0 non-zero)',
+    ]);
+  });
+});
+
 describe('jinyun read / scan as a real process', () => {
   let rig: TransportRig;
   beforeAll(async () => {

@@ -62,6 +62,25 @@ describe.each(TRANSPORTS)('exceptions and injected faults over %s', (kind: Trans
     }
   });
 
+  it('a device that refuses reads across unmapped addresses: maxGapRegisters 0 reads the tags on both sides of the hole', async () => {
+    const u = rig.sim.unit(3);
+    u.holding[1700] = 7;
+    u.holding[1706] = 8;
+    u.unmap('holding', 1701, 1705);
+    try {
+      const tags = [{ name: 'below', table: 'holding', address: 1700, type: 'uint16' }, { name: 'above', table: 'holding', address: 1706, type: 'uint16' }];
+      const merged = rig.device(tags, { unitId: 3, name: 'merged', reconnectInitialMs: 5000, reconnectMaxMs: 5000 });
+      const rs = await rig.driver(merged).read(pointsOf(merged));
+      expect(rs.map((r) => [r.value, qualityName(r.quality)])).toEqual([[null, 'BadConfigurationError'], [null, 'BadConfigurationError']]);
+      const split = rig.device(tags, { unitId: 3, name: 'split', maxGapRegisters: 0 });
+      const before = rig.sim.stats().requests;
+      expect((await rig.driver(split).read(pointsOf(split))).map((r) => [r.value, qualityName(r.quality)])).toEqual([[7, 'Good'], [8, 'Good']]);
+      expect(rig.sim.stats().requests - before).toBe(2);
+    } finally {
+      u.holes.holding.length = 0;
+    }
+  });
+
   it('busy (exception 6) is retried after a backoff step and then reads Good', async () => {
     rig.sim.setFaults({ exception: { code: 6 } });
     const device = scratchDevice({ reconnectInitialMs: 300, reconnectMaxMs: 300 });

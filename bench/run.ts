@@ -4,11 +4,12 @@ import { fmt, type BenchGroup, type Figure } from './harness.js';
 import { pipelineGroup } from './pipeline.js';
 import { edgeGroup } from './edge.js';
 import { apiGroup } from './api.js';
-import { ingestGroup } from './ingest.js';
 import { modbusGroup } from './modbus.js';
+import { ingestGroup } from './ingest.js';
+import { opcuaGroup } from './opcua.js';
 
 /** Every group, in the order `npm run bench` runs them. Explicit list, no discovery by file name. */
-const GROUPS: BenchGroup[] = [pipelineGroup, edgeGroup, apiGroup, modbusGroup, ingestGroup];
+const GROUPS: BenchGroup[] = [pipelineGroup, edgeGroup, apiGroup, modbusGroup, opcuaGroup, ingestGroup];
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ args: process.argv.slice(2), options: { only: { type: 'string', multiple: true }, json: { type: 'string' }, list: { type: 'boolean' } } });

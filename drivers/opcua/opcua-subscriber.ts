@@ -19,7 +19,8 @@ export const WATCHDOG_KEEPALIVE_PERIODS = 3;
  * subscription and every monitored item, with jittered backoff between attempts.
  */
 export class OpcuaSubscribingDriver extends OpcuaDriver implements SubscribingDriver<OpcuaTag> {
-  readonly counters = { subscribes: 0, restores: 0, watchdogTrips: 0, notifications: 0, badItems: 0 };
+  /** lastCreateMs: time to create the subscription and every monitored item, last (re-)subscribe. */
+  readonly counters = { subscribes: 0, restores: 0, watchdogTrips: 0, notifications: 0, badItems: 0, lastCreateMs: 0 };
   private loop: Promise<void> | null = null;
   private readonly stop = new AbortController();
   private trouble: ((reason: string) => void) | null = null;
@@ -57,6 +58,7 @@ export class OpcuaSubscribingDriver extends OpcuaDriver implements SubscribingDr
         this.healthT.state(live.badItems.length > 0 ? 'degraded' : 'ok');
         if (live.badItems.length > 0) this.log.warn({ bad: live.badItems.slice(0, 20).map((b) => ({ tag: b.key, code: `0x${b.code.toString(16)}` })), count: live.badItems.length }, 'server refused some monitored items; those tags are Bad, the others run');
         const ms = Math.round(performance.now() - t0);
+        this.counters.lastCreateMs = ms;
         if (lostAt > 0) {
           this.counters.restores++;
           this.log.info({ items: live.items, createMs: ms, outageMs: Math.round(performance.now() - lostAt) }, 'subscription re-created, every monitored item restored');

@@ -5,9 +5,10 @@ import { createLogger, type Logger } from '../../core/logger.js';
 import { OpcuaSimServer } from './opcua-sim-server.js';
 import { opcuaProfileNames } from './profiles.js';
 
-export const OPCUA_SIM_USAGE = `usage: jinyun sim opcua [--profile coal-mine|steel-plant] [--port 4840] [--pki DIR] [--tick-ms 100] [--bulk N] [--secure-only] [--faults]
+export const OPCUA_SIM_USAGE = `usage: jinyun sim opcua [--profile coal-mine|steel-plant] [--port 4840] [--pki DIR] [--tick-ms 100] [--bulk N [--bulk-tick-ms 1000]] [--secure-only] [--faults]
   --port 0 picks a free port; the JSON line printed on stdout once listening has the endpoint URL.
   --pki DIR keeps the server certificate (created on first start) and trusted/rejected client certificates (default ./pki-sim).
+  --bulk N adds N Double variables Bulk.00000 ... (ns=2;s=Bulk.00000), all changing every --bulk-tick-ms (benchmarks).
   --secure-only drops the None endpoint; users: operator/operator-pw, engineer/engineer-pw, any X.509 user certificate.
   --faults reads fault commands, one JSON line each, on stdin: {"fault":"restart","downMs":2000}, {"fault":"stopPublishing"},
            {"fault":"status","path":"Mine.MainFan1.Speed","code":2156658688} (code null clears).`;
@@ -47,7 +48,7 @@ export async function runOpcuaSim(argv: string[], io: OpcuaSimCliIo = {}): Promi
     args: argv,
     options: {
       profile: { type: 'string', default: 'coal-mine' }, port: { type: 'string' }, pki: { type: 'string', default: './pki-sim' },
-      'tick-ms': { type: 'string' }, bulk: { type: 'string' }, 'secure-only': { type: 'boolean', default: false }, faults: { type: 'boolean', default: false },
+      'tick-ms': { type: 'string' }, bulk: { type: 'string' }, 'bulk-tick-ms': { type: 'string' }, 'secure-only': { type: 'boolean', default: false }, faults: { type: 'boolean', default: false },
     },
     strict: true,
     allowPositionals: false,
@@ -56,7 +57,7 @@ export async function runOpcuaSim(argv: string[], io: OpcuaSimCliIo = {}): Promi
   const logger = io.logger ?? createLogger({ fd: 2 });
   const server = new OpcuaSimServer({
     port: intOption('port', values.port, 4840, 0, 65535), profile: values.profile, pkiDir: values.pki, logger,
-    tickMs: intOption('tick-ms', values['tick-ms'], 100, 10, 3_600_000), bulk: intOption('bulk', values.bulk, 0, 0, 100_000), allowNone: !values['secure-only'],
+    tickMs: intOption('tick-ms', values['tick-ms'], 100, 10, 3_600_000), bulk: intOption('bulk', values.bulk, 0, 0, 100_000), bulkTickMs: intOption('bulk-tick-ms', values['bulk-tick-ms'], 1000, 10, 3_600_000), allowNone: !values['secure-only'],
   });
   const port = await server.start();
   const line = { event: 'listening', protocol: 'opcua', endpointUrl: server.endpointUrl, port, profile: values.profile, namespaceIndex: server.nsIndex };

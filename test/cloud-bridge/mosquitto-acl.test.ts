@@ -5,10 +5,14 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { topicFor } from '../../core/topics.js';
+import { silentLogger } from '../../core/logger.js';
+import { decodeAck, encodeCatalog, type AckData } from '../../proto/codec.js';
+import { cloudConfigSchema } from '../../cloud-bridge/config.js';
+import { startCloudBridge } from '../../cloud-bridge/bridge.js';
 import { mosquittoHash, runAdmin } from '../../cloud-bridge/admin.js';
 import { freePort } from '../helpers/ports.js';
 import { tempDir } from '../helpers/tmp.js';
-import { until } from './helpers.js';
+import { CATALOG, T0, batchBytes, until } from './helpers.js';
 
 const BIN = '/usr/sbin/mosquitto';
 const have = existsSync(BIN);
@@ -136,5 +140,32 @@ describe.skipIf(!have)('mosquitto password and ACL files generated from the regi
     await new Promise((r) => setTimeout(r, 300)); // nothing else arrives late
     expect(seenByIngest.sort()).toEqual(wantIngest.sort());
     expect(Object.fromEntries(received)).toEqual({ 'gw-a1': ['jinyun/v1/ta/gw-a1/ack'], 'gw-a2': [], 'gw-b1': ['jinyun/v1/tb/gw-b1/ack'] });
+  }, 30_000);
+
+  it('an ingest worker logs in as the ingest user, takes the data through a shared subscription, and acknowledges the gateway', async () => {
+    const bridge = await startCloudBridge(cloudConfigSchema.parse({
+      http: { port: 0 },
+      store: { type: 'sqlite', path: join(tmp.dir, 'cloud.db') },
+      externalBroker: { url: `mqtt://127.0.0.1:${port}`, username: 'jinyun-ingest', password: 'ingest-secret', shareGroup: 'acl-test' },
+      log: { level: 'silent' },
+    }), { logger: silentLogger() });
+    try {
+      const gw = await login('gw-a1', pw['gw-a1']!);
+      const acks: AckData[] = [];
+      gw.on('message', (_t, p) => acks.push(decodeAck(p)));
+      await gw.subscribeAsync(topicFor('ta', 'gw-a1', 'ack'), { qos: 1 });
+      await gw.publishAsync(topicFor('ta', 'gw-a1', 'catalog'), Buffer.from(encodeCatalog(CATALOG)), { qos: 1 });
+      await until(() => bridge.metrics.ingest.catalogs === 1, 10_000);
+      // Its own data is stored and acknowledged; what it publishes as another tenant's gateway never reaches the ingest.
+      await gw.publishAsync(topicFor('tb', 'gw-b1', 'data'), Buffer.from(batchBytes([{ tagId: 1, ts: T0, value: 66, quality: 0 }], 1)), { qos: 1 });
+      await gw.publishAsync(topicFor('ta', 'gw-a1', 'data'), Buffer.from(batchBytes([{ tagId: 1, ts: T0, value: 1, quality: 0 }], 1)), { qos: 1 });
+      await until(() => acks.length >= 1, 10_000);
+      expect(acks).toMatchObject([{ seqFirst: 1, result: 'ok' }]);
+      expect(bridge.metrics.ingest.batchesReceived).toBe(1);
+      expect((await bridge.store.query({ gateway: 'gw-a1', key: 'pump/flow', limit: 10 }))!.readings.map((r) => r.value)).toEqual([1]);
+      expect(await bridge.store.query({ gateway: 'gw-b1', key: 'pump/flow', limit: 10 })).toBeNull();
+    } finally {
+      await bridge.close();
+    }
   }, 30_000);
 });

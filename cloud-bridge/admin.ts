@@ -1,4 +1,4 @@
-import { appendFileSync, chmodSync, existsSync } from 'node:fs';
+import { appendFileSync, chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { pbkdf2Sync, randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { ConfigError, RegistryError, UsageError } from '../core/errors.js';
@@ -14,7 +14,8 @@ export const ADMIN_HELP = `usage: jinyun admin --config FILE <command>
   gateway add ID --tenant T [--mosquitto-passwd F]
                                                   create a gateway; prints its password ONCE (only a scrypt hash is kept);
                                                   --mosquitto-passwd appends a mosquitto password line for an external broker
-  gateway revoke ID                               revoke a gateway: the broker disconnects it within registry.pollMs
+  gateway revoke ID [--mosquitto-passwd F]        revoke a gateway: the broker disconnects it within registry.pollMs;
+                                                  --mosquitto-passwd removes its line from that mosquitto password file
   token create --tenant T                         create an API token for the tenant; printed ONCE
   mosquitto-acl                                   print a mosquitto ACL file generated from the registry
 `;
@@ -87,6 +88,11 @@ async function run(store: CloudStore, words: string[], values: { tenant?: string
     case 'gateway revoke': {
       const id = needId(arg, 'gateway id');
       await store.applyRegistry({ op: 'revokeGateway', id, atMs });
+      const file = values['mosquitto-passwd'];
+      if (file && existsSync(file)) {
+        const lines = readFileSync(file, 'utf8').split('\n').filter((l) => l.length > 0);
+        writeFileSync(file, lines.filter((l) => !l.startsWith(`${id}:`)).map((l) => `${l}\n`).join(''), { mode: 0o600 });
+      }
       return out({ gateway: id, revoked: true });
     }
     case 'token create': {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
@@ -41,7 +41,7 @@ const reachable = (port: number): Promise<boolean> => new Promise((r) => {
  * The Mosquitto password and ACL files generated from the registry (`jinyun admin gateway add
  * --mosquitto-passwd`, `jinyun admin mosquitto-acl`) loaded into a real mosquitto of our own
  * (allow_anonymous false): each gateway may write only its own data/health/catalog/status and read
- * only its own ack/cmd, across two tenants; a revoked gateway may do nothing; the ingest user reads
+ * only its own ack/cmd, across two tenants; a revoked gateway can neither log in nor has ACL lines; the ingest user reads
  * every gateway's data and writes acks; wrong passwords are refused.
  */
 describe.skipIf(!have)('mosquitto password and ACL files generated from the registry', () => {
@@ -68,7 +68,8 @@ describe.skipIf(!have)('mosquitto password and ACL files generated from the regi
       expect(r.code).toBe(0);
       pw[id] = String((JSON.parse(r.out) as { password: string }).password);
     }
-    expect((await admin(['--config', cfg, 'gateway', 'revoke', 'gw-a2'])).code).toBe(0);
+    expect((await admin(['--config', cfg, 'gateway', 'revoke', 'gw-a2', '--mosquitto-passwd', passwd])).code).toBe(0);
+    expect(readFileSync(passwd, 'utf8').split('\n').filter(Boolean).map((l) => l.split(':')[0])).toEqual(['gw-a1', 'gw-b1']);
     appendFileSync(passwd, `jinyun-ingest:${mosquittoHash('ingest-secret')}\n`);
     const gen = await admin(['--config', cfg, 'mosquitto-acl']);
     expect(gen.code).toBe(0);
@@ -100,8 +101,9 @@ describe.skipIf(!have)('mosquitto password and ACL files generated from the regi
     expect(text).toContain('user jinyun-ingest\ntopic read jinyun/v1/+/+/data\n');
   });
 
-  it('refuses wrong passwords and unknown users', async () => {
+  it('refuses wrong passwords, unknown users and the revoked gateway (its password line was removed)', async () => {
     await expect(login('gw-a1', 'wrong')).rejects.toMatchObject({ code: 5 });
+    await expect(login('gw-a2', pw['gw-a2']!)).rejects.toMatchObject({ code: 5 });
     await expect(login('nobody', 'x')).rejects.toMatchObject({ code: 5 });
   });
 
@@ -111,7 +113,7 @@ describe.skipIf(!have)('mosquitto password and ACL files generated from the regi
     ingest.on('message', (t, p) => seenByIngest.push(`${t} ${p.toString()}`));
     await ingest.subscribeAsync(['jinyun/v1/+/+/data', 'jinyun/v1/+/+/health', 'jinyun/v1/+/+/catalog', 'jinyun/v1/+/+/status'], { qos: 1 });
     const owners = [{ id: 'gw-a1', tenant: 'ta' }, { id: 'gw-a2', tenant: 'ta' }, { id: 'gw-b1', tenant: 'tb' }];
-    const identities = ['gw-a1', 'gw-a2', 'gw-b1'];
+    const identities = ['gw-a1', 'gw-b1']; // gw-a2 is revoked: it cannot log in (above) and has no ACL lines
     const received = new Map<string, string[]>();
     const gws = new Map<string, MqttClient>();
     for (const who of identities) {
@@ -129,7 +131,7 @@ describe.skipIf(!have)('mosquitto password and ACL files generated from the regi
         for (const kind of ['data', 'health', 'catalog', 'status', 'ack', 'cmd'] as const) {
           const topic = topicFor(o.tenant, o.id, kind);
           await gws.get(who)!.publishAsync(topic, Buffer.from(who), { qos: 1 });
-          const allowed = who === o.id && who !== 'gw-a2' && ['data', 'health', 'catalog', 'status'].includes(kind);
+          const allowed = who === o.id && ['data', 'health', 'catalog', 'status'].includes(kind);
           if (allowed) wantIngest.push(`${topic} ${who}`);
         }
       }
@@ -139,7 +141,7 @@ describe.skipIf(!have)('mosquitto password and ACL files generated from the regi
     await until(() => seenByIngest.length >= wantIngest.length && received.get('gw-a1')!.length >= 1 && received.get('gw-b1')!.length >= 1, 10_000);
     await new Promise((r) => setTimeout(r, 300)); // nothing else arrives late
     expect(seenByIngest.sort()).toEqual(wantIngest.sort());
-    expect(Object.fromEntries(received)).toEqual({ 'gw-a1': ['jinyun/v1/ta/gw-a1/ack'], 'gw-a2': [], 'gw-b1': ['jinyun/v1/tb/gw-b1/ack'] });
+    expect(Object.fromEntries(received)).toEqual({ 'gw-a1': ['jinyun/v1/ta/gw-a1/ack'], 'gw-b1': ['jinyun/v1/tb/gw-b1/ack'] });
   }, 30_000);
 
   it('an ingest worker logs in as the ingest user, takes the data through a shared subscription, and acknowledges the gateway', async () => {

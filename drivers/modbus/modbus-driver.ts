@@ -10,7 +10,7 @@ import { parseReadResponse, readRequestPdu } from './frames.js';
 import { HealthTracker } from './health-tracker.js';
 import { LineBackoffError } from './line.js';
 import { sharedLines, type LineLease, type LineRegistry } from './line-registry.js';
-import { planReads, tableLimits, type ReadRequest } from './planner.js';
+import { planReads, splitRequest, tableLimits, type ReadRequest } from './planner.js';
 import { compileDecoder, type TagDecoder } from './tag-decoder.js';
 
 export { modbusEndpoint };
@@ -34,6 +34,7 @@ interface RequestRetry {
 }
 
 interface CompiledPlan {
+  /** Replaced by smaller requests where the device refuses a read of several tags. */
   requests: CompiledRequest[];
   /** Points whose config is not a valid Modbus tag: always BadConfigurationError, never sent. */
   invalid: { index: number; tagId: number }[];
@@ -80,6 +81,8 @@ export class ModbusDriver implements Driver<ModbusTag> {
   /** Requests whose failure was logged, with the fault kind; cleared when they answer again. */
   private readonly warned = new Map<string, string>();
   private readonly retries = new Map<string, RequestRetry>();
+  /** Requests ("fc:start:count") the device refused with exception 2 or 3: planned as smaller ones. */
+  private readonly refusedReads = new Set<string>();
   private lease: LineLease | null;
   private tail: Promise<unknown> = Promise.resolve();
   private retryAt = 0;
@@ -143,25 +146,50 @@ export class ModbusDriver implements Driver<ModbusTag> {
       } else invalid.push({ index, tagId: p.tagId });
     });
     if (invalid.length > 0) this.log.error({ endpoint: this.endpoint, tagIds: invalid.map((i) => i.tagId) }, 'points with an invalid Modbus tag config; they stay BadConfigurationError');
-    const { reconnectInitialMs, reconnectMaxMs } = this.device;
-    const requests = planReads(valid, (p) => p.config, this.device).map((req): CompiledRequest => {
+    const requests = planReads(valid, (p) => p.config, this.device).flatMap((req) => {
       for (const pp of req.points) pp.index = validIndex[pp.index]!;
-      const decoders = req.points.map((pp) => compileDecoder(pp.point.config, this.device.wordOrder));
-      const key = `${req.fc}:${req.start}:${req.count}`;
-      let retry = this.retries.get(key);
-      if (!retry) {
-        retry = { retryAt: 0, lastFault: null, backoff: new Backoff({ initialMs: reconnectInitialMs, maxMs: reconnectMaxMs }) };
-        this.retries.set(key, retry);
-      }
-      return { req, pdu: readRequestPdu(req.fc, req.start, req.count), key, decoders, retry };
+      return this.refine(req);
     });
     const plan = { requests, invalid };
     this.plans.set(points, plan);
     return plan;
   }
 
+  private compile(req: ReadRequest<ModbusPoint>): CompiledRequest {
+    const decoders = req.points.map((pp) => compileDecoder(pp.point.config, this.device.wordOrder));
+    const key = `${req.fc}:${req.start}:${req.count}`;
+    let retry = this.retries.get(key);
+    if (!retry) {
+      retry = { retryAt: 0, lastFault: null, backoff: new Backoff({ initialMs: this.device.reconnectInitialMs, maxMs: this.device.reconnectMaxMs }) };
+      this.retries.set(key, retry);
+    }
+    return { req, pdu: readRequestPdu(req.fc, req.start, req.count), key, decoders, retry };
+  }
+
+  /** A planned request, or the smaller ones it became because the device refused it (kept for every later plan). */
+  private refine(req: ReadRequest<ModbusPoint>): CompiledRequest[] {
+    const parts = this.refusedReads.has(`${req.fc}:${req.start}:${req.count}`) ? splitRequest(req, (p) => p.config, this.device) : [];
+    return parts.length === 0 ? [this.compile(req)] : parts.flatMap((q) => this.refine(q));
+  }
+
+  /**
+   * A device that refuses a read of several tags (exception 2 or 3: it rejects reads across
+   * addresses it does not implement, or that long) gets those tags in smaller requests from the
+   * next poll on: no gaps, then one per tag; a single tag it refuses stays BadConfigurationError.
+   */
+  private split(plan: CompiledPlan, refused: Set<CompiledRequest>): void {
+    for (const c of refused) {
+      if (c.req.points.length < 2) continue;
+      this.refusedReads.add(c.key);
+      this.log.warn({ endpoint: this.endpoint, fc: c.req.fc, start: c.req.start, count: c.req.count }, 'device refuses this read of several tags; reading them in smaller requests');
+    }
+    plan.requests = plan.requests.flatMap((c) => (refused.has(c) ? this.refine(c.req) : [c]));
+  }
+
   private async readNow(points: ModbusPoint[], signal?: AbortSignal): Promise<Reading[]> {
-    const { requests, invalid } = this.planFor(points);
+    const plan = this.planFor(points);
+    const { requests, invalid } = plan;
+    const refused = new Set<CompiledRequest>();
     const out = new Array<Reading>(points.length);
     for (const { index, tagId } of invalid) out[index] = { tagId, ts: this.now(), value: null, quality: Quality.BadConfigurationError };
     const t = performance.now();
@@ -181,12 +209,14 @@ export class ModbusDriver implements Driver<ModbusTag> {
         continue;
       }
       if (result === broken) this.fill(out, c, result.quality);
+      else if (result.exceptionCode === 2 || result.exceptionCode === 3) refused.add(c);
       deviceDown &&= result.deviceDown;
       if (!broken && (DEVICE_FAULTS.has(result.kind) || result.deviceDown || result === NOT_CONNECTED)) {
         broken = result;
         if (result !== NOT_CONNECTED) this.retryAt = performance.now() + this.backoff.next();
       }
     }
+    if (refused.size > 0) this.split(plan, refused);
     if (good > 0 && this.outageSince > 0) {
       this.log.info({ endpoint: this.endpoint, outageMs: Math.round(performance.now() - this.outageSince) }, 'modbus device reachable again');
       this.outageSince = 0;

@@ -109,3 +109,20 @@ function planGroup<P>(items: Item<P>[], limits: PlanLimits): ReadRequest<P>[] {
   flush();
   return requests;
 }
+
+/**
+ * Smaller requests for the points of a request the device refused (exception 2 or 3): the same
+ * points planned with no gap at all, or, when that changes nothing (the points are adjacent), one
+ * request per point. Point indices stay those of the original input. Returns [] for a request of
+ * one point (nothing left to split).
+ */
+export function splitRequest<P>(req: ReadRequest<P>, tagOf: (p: P) => PlannableTag, limits: PlanLimits): ReadRequest<P>[] {
+  if (req.points.length <= 1) return [];
+  const points = req.points.map((pp) => pp.point);
+  const gapless = planReads(points, tagOf, { maxBlockRegisters: limits.maxBlockRegisters, maxGapRegisters: 0 });
+  const parts = gapless.length > 1 ? gapless : points.map((p) => planReads([p], tagOf, limits));
+  return parts.flat().map((q, i) => ({
+    ...q,
+    points: q.points.map((pp) => ({ ...pp, index: req.points[gapless.length > 1 ? pp.index : i]!.index })),
+  }));
+}

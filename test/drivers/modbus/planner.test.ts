@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { planReads, type PlannableTag, type ReadRequest } from '../../../drivers/modbus/planner.js';
+import { planReads, splitRequest, type PlannableTag, type ReadRequest } from '../../../drivers/modbus/planner.js';
 
 type T = PlannableTag & { name: string };
 const h = (name: string, address: number, type: T['type'] = 'uint16'): T => ({ name, table: 'holding', address, type });
@@ -100,5 +100,33 @@ describe('planReads', () => {
   it('refuses a value that cannot fit a request', () => {
     expect(() => planReads([h('x', 0, 'float32')], (t) => t, { maxBlockRegisters: 1, maxGapRegisters: 0 })).toThrow(RangeError);
     expect(() => planReads([h('x', 65535, 'float32')], (t) => t, limits)).toThrow(RangeError);
+  });
+});
+
+describe('splitRequest (a device refused a read of several tags)', () => {
+  it('first drops the gaps, keeping adjacent tags together and the original point indices', () => {
+    const tags = [h('x', 500), h('a', 0), h('b', 1, 'float32'), h('c', 6), h('d', 9, 'int32')];
+    const [req, far] = planReads(tags, (t) => t, limits);
+    expect(shape([req!])).toEqual([[3, 0, 11, ['a@0', 'b@1', 'c@6', 'd@9']]]);
+    const parts = splitRequest(req!, (t) => t, limits);
+    expect(shape(parts)).toEqual([[3, 0, 3, ['a@0', 'b@1']], [3, 6, 1, ['c@0']], [3, 9, 2, ['d@0']]]);
+    expect(parts.flatMap((q) => q.points.map((p) => p.index))).toEqual([1, 2, 3, 4]);
+    expect(splitRequest(far!, (t) => t, limits)).toEqual([]); // one tag: nothing to split
+  });
+
+  it('then one request per tag when the tags are adjacent', () => {
+    const tags = [h('a', 10), h('b', 11, 'float32'), h('c', 13)];
+    const [req] = planReads(tags, (t) => t, { maxBlockRegisters: 125, maxGapRegisters: 0 });
+    const parts = splitRequest(req!, (t) => t, limits);
+    expect(shape(parts)).toEqual([[3, 10, 1, ['a@0']], [3, 11, 2, ['b@0']], [3, 13, 1, ['c@0']]]);
+    expect(parts.map((q) => q.points[0]!.index)).toEqual([0, 1, 2]);
+    expect(parts.flatMap((q) => splitRequest(q, (t) => t, limits))).toEqual([]);
+  });
+
+  it('splits coils the same way', () => {
+    const coils: T[] = [0, 1, 40].map((a) => ({ name: `c${a}`, table: 'coil', address: a, type: 'bool' }));
+    const [req] = planReads(coils, (t) => t, limits);
+    expect(shape([req!])).toEqual([[1, 0, 41, ['c0@0', 'c1@1', 'c40@40']]]);
+    expect(shape(splitRequest(req!, (t) => t, limits))).toEqual([[1, 0, 2, ['c0@0', 'c1@1']], [1, 40, 1, ['c40@0']]]);
   });
 });

@@ -3,17 +3,23 @@ import { Quality, qualityName } from '../../../core/quality.js';
 import { TRANSPORTS, TransportRig, pointsOf, untilGood, type TransportKind } from './transport-rig.js';
 
 /** What each exception code means for the points, the health and the next poll. */
-const EXCEPTIONS: { code: number; quality: string; state: string; resentNextPoll: boolean; nextQuality: string }[] = [
-  { code: 1, quality: 'BadConfigurationError', state: 'degraded', resentNextPoll: false, nextQuality: 'BadConfigurationError' },
-  { code: 2, quality: 'BadConfigurationError', state: 'degraded', resentNextPoll: false, nextQuality: 'BadConfigurationError' },
-  { code: 3, quality: 'BadConfigurationError', state: 'degraded', resentNextPoll: false, nextQuality: 'BadConfigurationError' },
-  { code: 4, quality: 'BadDeviceFailure', state: 'degraded', resentNextPoll: true, nextQuality: 'BadDeviceFailure' },
-  { code: 5, quality: 'BadResourceUnavailable', state: 'degraded', resentNextPoll: false, nextQuality: 'BadResourceUnavailable' },
-  { code: 6, quality: 'BadResourceUnavailable', state: 'degraded', resentNextPoll: false, nextQuality: 'BadResourceUnavailable' },
-  { code: 8, quality: 'BadDeviceFailure', state: 'degraded', resentNextPoll: true, nextQuality: 'BadDeviceFailure' },
-  { code: 10, quality: 'BadNoCommunication', state: 'down', resentNextPoll: false, nextQuality: 'BadNotConnected' },
-  { code: 11, quality: 'BadNoCommunication', state: 'down', resentNextPoll: false, nextQuality: 'BadNotConnected' },
-  { code: 12, quality: 'BadCommunicationError', state: 'degraded', resentNextPoll: true, nextQuality: 'BadCommunicationError' },
+/**
+ * What each exception code means for the points, the health and the next poll. `nextPollRequests`:
+ * requests of the second poll (FC3 a+b, FC4 c): 0 when the device is down; 1 (FC4 only) when the
+ * refused FC3 waits its backoff; 2 when it is retried; 3 when exception 2/3 split it into one
+ * request per tag (a device that refuses reads across addresses it does not implement).
+ */
+const EXCEPTIONS: { code: number; quality: string; state: string; nextPollRequests: number; nextQuality: string }[] = [
+  { code: 1, quality: 'BadConfigurationError', state: 'degraded', nextPollRequests: 1, nextQuality: 'BadConfigurationError' },
+  { code: 2, quality: 'BadConfigurationError', state: 'degraded', nextPollRequests: 3, nextQuality: 'BadConfigurationError' },
+  { code: 3, quality: 'BadConfigurationError', state: 'degraded', nextPollRequests: 3, nextQuality: 'BadConfigurationError' },
+  { code: 4, quality: 'BadDeviceFailure', state: 'degraded', nextPollRequests: 2, nextQuality: 'BadDeviceFailure' },
+  { code: 5, quality: 'BadResourceUnavailable', state: 'degraded', nextPollRequests: 1, nextQuality: 'BadResourceUnavailable' },
+  { code: 6, quality: 'BadResourceUnavailable', state: 'degraded', nextPollRequests: 1, nextQuality: 'BadResourceUnavailable' },
+  { code: 8, quality: 'BadDeviceFailure', state: 'degraded', nextPollRequests: 2, nextQuality: 'BadDeviceFailure' },
+  { code: 10, quality: 'BadNoCommunication', state: 'down', nextPollRequests: 0, nextQuality: 'BadNotConnected' },
+  { code: 11, quality: 'BadNoCommunication', state: 'down', nextPollRequests: 0, nextQuality: 'BadNotConnected' },
+  { code: 12, quality: 'BadCommunicationError', state: 'degraded', nextPollRequests: 2, nextQuality: 'BadCommunicationError' },
 ];
 
 const names = (rs: { quality: number }[]): string[] => rs.map((r) => qualityName(r.quality));
@@ -56,25 +62,39 @@ describe.each(TRANSPORTS)('exceptions and injected faults over %s', (kind: Trans
       expect(driver.health(), what).toMatchObject({ state: x.state, errors: 1, errorsByKind: { [`exception_${x.code}`]: 1 } });
       const sent = rig.sim.stats().requests;
       const second = await driver.read(points);
-      expect(rig.sim.stats().requests - sent, `${what}: requests of the second poll`).toBe(x.state === 'down' ? 0 : x.resentNextPoll ? 2 : 1);
+      expect(rig.sim.stats().requests - sent, `${what}: requests of the second poll`).toBe(x.nextPollRequests);
       expect(names(second)[0], what).toBe(x.nextQuality);
       await driver.close();
     }
   });
 
-  it('a device that refuses reads across unmapped addresses: maxGapRegisters 0 reads the tags on both sides of the hole', async () => {
+  it('a device that refuses reads across unmapped addresses: the refused read is split from the next poll on (or maxGapRegisters 0 from the start)', async () => {
     const u = rig.sim.unit(3);
-    u.holding[1700] = 7;
-    u.holding[1706] = 8;
+    u.holding.set([7, 0, 0, 0, 0, 0, 8, 9], 1700);
     u.unmap('holding', 1701, 1705);
     try {
-      const tags = [{ name: 'below', table: 'holding', address: 1700, type: 'uint16' }, { name: 'above', table: 'holding', address: 1706, type: 'uint16' }];
+      const tags = [
+        { name: 'below', table: 'holding', address: 1700, type: 'uint16' },
+        { name: 'above', table: 'holding', address: 1706, type: 'uint32' },
+        { name: 'in-hole', table: 'holding', address: 1703, type: 'uint16' },
+      ];
       const merged = rig.device(tags, { unitId: 3, name: 'merged', reconnectInitialMs: 5000, reconnectMaxMs: 5000 });
-      const rs = await rig.driver(merged).read(pointsOf(merged));
-      expect(rs.map((r) => [r.value, qualityName(r.quality)])).toEqual([[null, 'BadConfigurationError'], [null, 'BadConfigurationError']]);
-      const split = rig.device(tags, { unitId: 3, name: 'split', maxGapRegisters: 0 });
-      const before = rig.sim.stats().requests;
-      expect((await rig.driver(split).read(pointsOf(split))).map((r) => [r.value, qualityName(r.quality)])).toEqual([[7, 'Good'], [8, 'Good']]);
+      const driver = rig.driver(merged);
+      const show = (rs: { value: unknown; quality: number }[]) => rs.map((r) => [r.value, qualityName(r.quality)]);
+      let before = rig.sim.stats().requests;
+      expect(show(await driver.read(pointsOf(merged)))).toEqual([[null, 'BadConfigurationError'], [null, 'BadConfigurationError'], [null, 'BadConfigurationError']]);
+      expect(rig.sim.stats().requests - before).toBe(1); // 1700+8 refused
+      before = rig.sim.stats().requests;
+      expect(show(await driver.read(pointsOf(merged)))).toEqual([[7, 'Good'], [8 * 65536 + 9, 'Good'], [null, 'BadConfigurationError']]);
+      expect(rig.sim.stats().requests - before).toBe(3); // 1700+1, 1703+1 (refused), 1706+2
+      before = rig.sim.stats().requests;
+      expect(show(await driver.read(pointsOf(merged)))).toEqual([[7, 'Good'], [8 * 65536 + 9, 'Good'], [null, 'BadConfigurationError']]);
+      expect(rig.sim.stats().requests - before).toBe(2); // the tag in the hole waits its backoff: no hot retries
+      expect(driver.health()).toMatchObject({ state: 'degraded', errorsByKind: { exception_2: 2 } });
+
+      const gapless = rig.device(tags.slice(0, 2), { unitId: 3, name: 'gapless', maxGapRegisters: 0 });
+      before = rig.sim.stats().requests;
+      expect(show(await rig.driver(gapless).read(pointsOf(gapless)))).toEqual([[7, 'Good'], [8 * 65536 + 9, 'Good']]);
       expect(rig.sim.stats().requests - before).toBe(2);
     } finally {
       u.holes.holding.length = 0;

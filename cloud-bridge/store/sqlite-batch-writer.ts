@@ -73,71 +73,52 @@ export async function writeGroupTx(db: Sqlite, tags: TagMapCache, group: readonl
   group.forEach((w, i) => w.resolve(outcomes[i]!));
 }
 
+interface StoredRange { epoch: number; seq_first: number; seq_last: number; count: number; body_hash: number }
+
 /**
  * The whole ingest decision for one batch, inside the caller's transaction: exact-key dedupe,
- * replay-conflict check, catalog check, overlap filtering, inserts, latest values and the batch
- * range record.
+ * replay-conflict check, catalog check, epoch regression, overlap filtering, inserts, latest values
+ * and the batch range record. One bounded index scan finds every stored range of the producer (any
+ * epoch) that overlaps the batch: a stored range overlapping [first, last] starts within
+ * [first - maxReadings + 1, last].
  */
 async function writeBatchBody(db: Sqlite, tags: TagMapCache, gateway: string, batch: DecodedBatch, ctx: WriteContext, limits: WriterLimits): Promise<WriteOutcome> {
-  const { chunkRows } = limits;
-  {
-    const key = [gateway, batch.producerId, batch.epoch, batch.seqFirst];
-    const same = await db.get<{ body_hash: number; count: number }>('SELECT body_hash, count FROM batches WHERE gateway = ? AND producer_id = ? AND epoch = ? AND seq_first = ?', key);
-    if (same) {
-      if (same.body_hash === batch.bodyHash && same.count === batch.count) return { result: 'duplicate', stored: 0, skipped: batch.count };
-      const reason = `batch ${batch.producerId}/${batch.epoch}/${batch.seqFirst} was stored with body hash ${hex(same.body_hash)} (${same.count} readings); the replay has ${hex(batch.bodyHash)} (${batch.count})`;
-      await insertQuarantine(db, { gateway, kind: 'data', receivedMs: ctx.receivedMs, reasonCode: 'replay_conflict', reason, key: batch, bytes: ctx.bytes }, limits.maxQuarantinePerGateway);
-      return { result: 'rejected', reasonCode: 'replay_conflict', reason };
-    }
-    const series = await tags.get(db, gateway, batch.producerId);
-    const unknown = [...new Set(batch.readings.filter((r) => !series.has(r.tagId)).map((r) => r.tagId))];
-    if (unknown.length > 0) {
-      return { result: 'retry', reasonCode: 'unknown_tag', reason: `tag ids ${unknown.slice(0, 10).join(', ')}${unknown.length > 10 ? ', ...' : ''} are not in the catalog of producer ${batch.producerId}`, tagIds: unknown };
-    }
-    const reused = await seqReusedByOtherEpoch(db, gateway, batch);
-    if (reused !== null) {
-      const reason = `seqs ${batch.seqFirst}..${batch.seqFirst + batch.count - 1} of producer ${batch.producerId} were stored under epoch ${reused}; this batch says epoch ${batch.epoch} (restored or copied edge database?)`;
-      await insertQuarantine(db, { gateway, kind: 'data', receivedMs: ctx.receivedMs, reasonCode: 'epoch_regression', reason, key: batch, bytes: ctx.bytes }, limits.maxQuarantinePerGateway);
-      return { result: 'rejected', reasonCode: 'epoch_regression', reason };
-    }
-    const fresh = await uncovered(db, gateway, batch);
-    for (let i = 0; i < fresh.length; i += chunkRows) await insertReadings(db, series, batch, fresh.slice(i, i + chunkRows));
-    await upsertLatest(db, series, fresh, chunkRows);
-    await db.run(
-      'INSERT INTO batches (gateway, producer_id, epoch, seq_first, seq_last, count, body_hash, stored, historical, received_ms) VALUES (?,?,?,?,?,?,?,?,?,?)',
-      [...key, batch.seqFirst + batch.count - 1, batch.count, batch.bodyHash, fresh.length, batch.historical ? 1 : 0, ctx.receivedMs],
-    );
-    await db.run('UPDATE gateways SET last_seen_ms = MAX(COALESCE(last_seen_ms, 0), ?), readings_stored = readings_stored + ? WHERE id = ?', [ctx.receivedMs, fresh.length, gateway]);
-    ctx.beforeCommit?.();
-    const skipped = batch.count - fresh.length;
-    return fresh.length > 0 ? { result: 'ok', stored: fresh.length, skipped } : { result: 'duplicate', stored: 0, skipped };
+  const last = batch.seqFirst + batch.count - 1;
+  const ranges = await db.all<StoredRange>(
+    'SELECT epoch, seq_first, seq_last, count, body_hash FROM batches WHERE gateway = ? AND producer_id = ? AND seq_first BETWEEN ? AND ? AND seq_last >= ?',
+    [gateway, batch.producerId, Math.max(0, batch.seqFirst - LIMITS.maxReadings + 1), last, batch.seqFirst]);
+  const same = ranges.find((x) => x.epoch === batch.epoch && x.seq_first === batch.seqFirst);
+  if (same) {
+    if (same.body_hash === batch.bodyHash && same.count === batch.count) return { result: 'duplicate', stored: 0, skipped: batch.count };
+    const reason = `batch ${batch.producerId}/${batch.epoch}/${batch.seqFirst} was stored with body hash ${hex(same.body_hash)} (${same.count} readings); the replay has ${hex(batch.bodyHash)} (${batch.count})`;
+    await insertQuarantine(db, { gateway, kind: 'data', receivedMs: ctx.receivedMs, reasonCode: 'replay_conflict', reason, key: batch, bytes: ctx.bytes }, limits.maxQuarantinePerGateway);
+    return { result: 'rejected', reasonCode: 'replay_conflict', reason };
   }
-}
-
-/**
- * Epoch regression (bad-input row 29): seqs of this batch already stored under a HIGHER epoch of
- * the same producer mean the producer went back in time (a restored or copied spool). Returns that
- * epoch, or null. (A newer epoch reusing seqs of an older one is allowed: the wire contract makes
- * seqs unique within an epoch only.)
- */
-async function seqReusedByOtherEpoch(db: Sqlite, gateway: string, batch: DecodedBatch): Promise<number | null> {
-  const last = batch.seqFirst + batch.count - 1;
-  const row = await db.get<{ epoch: number }>(
-    'SELECT epoch FROM batches WHERE gateway = ? AND producer_id = ? AND seq_first BETWEEN ? AND ? AND seq_last >= ? AND epoch > ? LIMIT 1',
-    [gateway, batch.producerId, Math.max(0, batch.seqFirst - LIMITS.maxReadings + 1), last, batch.seqFirst, batch.epoch]);
-  return row?.epoch ?? null;
-}
-
-/** The readings whose seq no stored batch of this producer and epoch covers yet. */
-async function uncovered(db: Sqlite, gateway: string, batch: DecodedBatch): Promise<SequencedReading[]> {
-  const last = batch.seqFirst + batch.count - 1;
-  // A stored range overlapping [first, last] starts within [first - maxReadings + 1, last]: bounded index scan.
-  const ranges = await db.all<{ seq_first: number; seq_last: number }>(
-    'SELECT seq_first, seq_last FROM batches WHERE gateway = ? AND producer_id = ? AND epoch = ? AND seq_first BETWEEN ? AND ? AND seq_last >= ?',
-    [gateway, batch.producerId, batch.epoch, Math.max(0, batch.seqFirst - LIMITS.maxReadings + 1), last, batch.seqFirst],
+  const series = await tags.get(db, gateway, batch.producerId);
+  const unknown = [...new Set(batch.readings.filter((r) => !series.has(r.tagId)).map((r) => r.tagId))];
+  if (unknown.length > 0) {
+    return { result: 'retry', reasonCode: 'unknown_tag', reason: `tag ids ${unknown.slice(0, 10).join(', ')}${unknown.length > 10 ? ', ...' : ''} are not in the catalog of producer ${batch.producerId}`, tagIds: unknown };
+  }
+  // Epoch regression (bad-input row 29): seqs already stored under a HIGHER epoch mean the producer went
+  // back in time (a restored or copied spool). A newer epoch reusing an older one's seqs is allowed.
+  const reused = ranges.find((x) => x.epoch > batch.epoch);
+  if (reused) {
+    const reason = `seqs ${batch.seqFirst}..${last} of producer ${batch.producerId} were stored under epoch ${reused.epoch}; this batch says epoch ${batch.epoch} (restored or copied edge database?)`;
+    await insertQuarantine(db, { gateway, kind: 'data', receivedMs: ctx.receivedMs, reasonCode: 'epoch_regression', reason, key: batch, bytes: ctx.bytes }, limits.maxQuarantinePerGateway);
+    return { result: 'rejected', reasonCode: 'epoch_regression', reason };
+  }
+  const covered = ranges.filter((x) => x.epoch === batch.epoch);
+  const fresh = covered.length === 0 ? batch.readings : batch.readings.filter((r) => !covered.some((c) => r.seq >= c.seq_first && r.seq <= c.seq_last));
+  for (let i = 0; i < fresh.length; i += limits.chunkRows) await insertReadings(db, series, batch, fresh.slice(i, i + limits.chunkRows));
+  await upsertLatest(db, series, fresh, limits.chunkRows);
+  await db.run(
+    'INSERT INTO batches (gateway, producer_id, epoch, seq_first, seq_last, count, body_hash, stored, historical, received_ms) VALUES (?,?,?,?,?,?,?,?,?,?)',
+    [gateway, batch.producerId, batch.epoch, batch.seqFirst, last, batch.count, batch.bodyHash, fresh.length, batch.historical ? 1 : 0, ctx.receivedMs],
   );
-  if (ranges.length === 0) return batch.readings;
-  return batch.readings.filter((r) => !ranges.some((c) => r.seq >= c.seq_first && r.seq <= c.seq_last));
+  await db.run('UPDATE gateways SET last_seen_ms = MAX(COALESCE(last_seen_ms, 0), ?), readings_stored = readings_stored + ? WHERE id = ?', [ctx.receivedMs, fresh.length, gateway]);
+  ctx.beforeCommit?.();
+  const skipped = batch.count - fresh.length;
+  return fresh.length > 0 ? { result: 'ok', stored: fresh.length, skipped } : { result: 'duplicate', stored: 0, skipped };
 }
 
 /**

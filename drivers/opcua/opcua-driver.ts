@@ -81,6 +81,8 @@ export class OpcuaDriver implements Driver<OpcuaTag> {
 
   private async open(): Promise<OpcuaSession> {
     this.cm ??= await acquireCertificateManager(this.device.pkiDir);
+    // The store's file watchers can miss a `jinyun certs trust` made just after the refusal: re-read the folders.
+    if (this.lastFault?.kind.startsWith('BadCertificate')) await this.cm.reloadCertificates().catch(() => undefined);
     let me: OpcuaSession | null = null;
     let lostEarly: string | null = null;
     try {

@@ -53,6 +53,60 @@ export function showValue(r: Reading | undefined): string {
 
 const jsonValue = (r: Reading | undefined): unknown => (r === undefined ? null : typeof r.value === 'bigint' ? r.value.toString() : r.quality === Quality.BadSensorFailure ? 'NaN' : isBad(r.quality) ? qualityName(r.quality) : r.value);
 
+/** What one `jinyun read` asks: the value, optionally a grid of types x orders, and the raw registers under them. */
+interface ReadPlan {
+  where: Where;
+  type: ModbusDataType;
+  /** Undefined for a coil or discrete input. */
+  order: WordOrder | undefined;
+  grid: readonly ModbusDataType[];
+  /** Raw registers read beside the value (0 for bits). */
+  width: number;
+  tags: Record<string, unknown>[];
+}
+
+type ReadValues = { type?: string | undefined; order: string; bit?: string | undefined; length?: string | undefined; 'all-orders': boolean; register?: string | undefined; table?: string | undefined; address?: string | undefined };
+
+function readPlan(v: ReadValues): ReadPlan {
+  const where = location(v);
+  const bits = isBitTable(where.table);
+  if (v.type !== undefined && !(NUMERIC as readonly string[]).concat('bool', 'string').includes(v.type)) throw usage(`unknown --type "${v.type}"`);
+  if (!(WORD_ORDERS as readonly string[]).includes(v.order)) throw usage(`--order must be one of ${WORD_ORDERS.join(', ')}`);
+  const type = (v.type ?? (bits ? 'bool' : 'uint16')) as ModbusDataType;
+  const extra = { ...(v.bit === undefined ? {} : { bit: intArg('bit', v.bit, 0, 15, usage) }), ...(v.length === undefined ? {} : { length: intArg('length', v.length, 1, 125, usage) }) };
+  const order = bits ? undefined : (v.order as WordOrder);
+  const grid = v['all-orders'] && !bits ? (v.type === undefined ? NUMERIC : [type]) : [];
+  const tags: Record<string, unknown>[] = [{ name: 'value', ...where, type, ...extra, ...(order ? { wordOrder: order } : {}) }];
+  for (const t of grid) for (const o of WORD_ORDERS) tags.push({ name: `${t}-${o}`, ...where, type: t, ...extra, wordOrder: o });
+  const width = bits ? 0 : Math.max(...[type, ...grid].map((t) => typeWidth({ type: t, length: extra.length })));
+  if (where.address + width > 65536) throw usage(`a ${width}-register read does not fit after address ${where.address}`);
+  for (let i = 0; i < width; i++) tags.push({ name: `raw-${i}`, table: where.table, address: where.address + i, type: 'uint16' });
+  return { where, type, order, grid, width, tags };
+}
+
+function formatJson(p: ReadPlan, endpoint: string, by: Map<string, Reading | undefined>): string {
+  const value = by.get('value');
+  const raw = Array.from({ length: p.width }, (_, i) => by.get(`raw-${i}`)?.value ?? null);
+  const orders = Object.fromEntries(p.grid.map((t) => [t, Object.fromEntries(WORD_ORDERS.map((o) => [o, jsonValue(by.get(`${t}-${o}`))]))]));
+  const doc = {
+    endpoint, table: p.where.table, address: p.where.address, ref: formatRegisterRef(p.where.table, p.where.address), type: p.type, ...(p.order ? { order: p.order } : {}),
+    value: jsonValue(value), quality: qualityName(value?.quality ?? Quality.BadInternalError), ...(p.width ? { registers: raw } : {}), ...(p.grid.length ? { orders } : {}),
+  };
+  return `${JSON.stringify(doc)}\n`;
+}
+
+function formatText(p: ReadPlan, endpoint: string, by: Map<string, Reading | undefined>): string {
+  const lines = [`${endpoint}, ${p.where.table} ${p.where.address} (${formatRegisterRef(p.where.table, p.where.address)}), ${p.type}${p.order ? ` ${p.order}` : ''}: ${showValue(by.get('value'))}`];
+  const raw = Array.from({ length: p.width }, (_, i) => by.get(`raw-${i}`));
+  if (p.width > 0) lines.push(`registers: ${raw.map((r) => (typeof r?.value === 'number' ? `0x${r.value.toString(16).padStart(4, '0')}` : showValue(r))).join(' ')}`);
+  if (p.grid.length > 0) {
+    const cell = (s: string): string => s.padEnd(24);
+    lines.push(`${cell('type')}${WORD_ORDERS.map(cell).join('')}`.trimEnd());
+    for (const t of p.grid) lines.push(`${cell(t)}${WORD_ORDERS.map((o) => cell(showValue(by.get(`${t}-${o}`)))).join('')}`.trimEnd());
+  }
+  return `${lines.join('\n')}\n`;
+}
+
 /** `jinyun read ...`: one read through the driver (same planner, framing and decoders as the edge). */
 export async function runRead(argv: string[], io: CliIo = {}): Promise<void> {
   const { values: v } = parseArgs({
@@ -66,22 +120,8 @@ export async function runRead(argv: string[], io: CliIo = {}): Promise<void> {
     strict: true,
     allowPositionals: false,
   });
-  const where = location(v);
-  const bits = isBitTable(where.table);
-  if (v.type !== undefined && !(NUMERIC as readonly string[]).concat('bool', 'string').includes(v.type)) throw usage(`unknown --type "${v.type}"`);
-  if (!(WORD_ORDERS as readonly string[]).includes(v.order)) throw usage(`--order must be one of ${WORD_ORDERS.join(', ')}`);
-  const type = (v.type ?? (bits ? 'bool' : 'uint16')) as ModbusDataType;
-  const extra = { ...(v.bit === undefined ? {} : { bit: intArg('bit', v.bit, 0, 15, usage) }), ...(v.length === undefined ? {} : { length: intArg('length', v.length, 1, 125, usage) }) };
-  const order = v.order as WordOrder;
-  const main = { name: 'value', ...where, type, ...extra, ...(bits ? {} : { wordOrder: order }) };
-  const grid = v['all-orders'] && !bits ? (v.type === undefined ? NUMERIC : [type]) : [];
-  const tags: Record<string, unknown>[] = [main];
-  for (const t of grid) for (const o of WORD_ORDERS) tags.push({ name: `${t}-${o}`, ...where, type: t, ...extra, wordOrder: o });
-  const width = bits ? 0 : Math.max(typeWidth({ type, length: extra.length }), ...grid.map((t) => typeWidth({ type: t, length: extra.length })));
-  if (!bits && where.address + width > 65536) throw usage(`a ${width}-register read does not fit after address ${where.address}`);
-  for (let i = 0; i < width; i++) tags.push({ name: `raw-${i}`, table: where.table, address: where.address + i, type: 'uint16' });
-
-  const device = cliDevice(v, tags, usage);
+  const plan = readPlan(v);
+  const device = cliDevice(v, plan.tags, usage);
   const driver = new ModbusDriver(device, { logger: silentLogger(), lines: new LineRegistry() });
   let readings: Reading[];
   try {
@@ -90,23 +130,8 @@ export async function runRead(argv: string[], io: CliIo = {}): Promise<void> {
     await driver.close();
   }
   const by = new Map(device.tags.map((t, i) => [t.name, readings[i]]));
-  const value = by.get('value');
-  const raw = Array.from({ length: width }, (_, i) => by.get(`raw-${i}`));
-  const out = io.stdout ?? process.stdout;
   const endpoint = modbusEndpoint(device);
-  const ref = formatRegisterRef(where.table, where.address);
-  if (v.json) {
-    const grids = Object.fromEntries(grid.map((t) => [t, Object.fromEntries(WORD_ORDERS.map((o) => [o, jsonValue(by.get(`${t}-${o}`))]))]));
-    out.write(`${JSON.stringify({ endpoint, table: where.table, address: where.address, ref, type, ...(bits ? {} : { order }), value: jsonValue(value), quality: qualityName(value?.quality ?? Quality.BadInternalError), ...(width ? { registers: raw.map((r) => (typeof r?.value === 'number' ? r.value : null)) } : {}), ...(grid.length ? { orders: grids } : {}) })}\n`);
-  } else {
-    const regs = raw.map((r) => (typeof r?.value === 'number' ? `0x${r.value.toString(16).padStart(4, '0')}` : showValue(r))).join(' ');
-    out.write(`${endpoint}, ${where.table} ${where.address} (${ref}), ${type}${bits ? '' : ` ${order}`}: ${showValue(value)}\n`);
-    if (width > 0) out.write(`registers: ${regs}\n`);
-    if (grid.length > 0) {
-      const cell = (s: string): string => s.padEnd(24);
-      out.write(`${cell('type')}${WORD_ORDERS.map((o) => cell(o)).join('').trimEnd()}\n`);
-      for (const t of grid) out.write(`${cell(t)}${WORD_ORDERS.map((o) => cell(showValue(by.get(`${t}-${o}`)))).join('').trimEnd()}\n`);
-    }
-  }
-  if (!value || isBad(value.quality)) throw new Error(`${endpoint}: ${where.table} ${where.address}: ${qualityName(value?.quality ?? Quality.BadInternalError)} (${driver.health().lastError || 'no answer'})`);
+  (io.stdout ?? process.stdout).write(v.json ? formatJson(plan, endpoint, by) : formatText(plan, endpoint, by));
+  const value = by.get('value');
+  if (!value || isBad(value.quality)) throw new Error(`${endpoint}: ${plan.where.table} ${plan.where.address}: ${qualityName(value?.quality ?? Quality.BadInternalError)} (${driver.health().lastError || 'no answer'})`);
 }

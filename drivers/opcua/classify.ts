@@ -23,7 +23,7 @@ const KNOWN: { match: RegExp; kind: string; hint: string }[] = [
   { match: /ECONNREFUSED/i, kind: 'connection_refused', hint: 'nothing listens at the endpoint (server down or wrong port)' },
   { match: /ENOTFOUND|EAI_AGAIN/i, kind: 'host_not_found', hint: 'the host name does not resolve' },
   { match: /EHOSTUNREACH|ENETUNREACH|ECONNRESET|EPIPE|socket/i, kind: 'connection_lost', hint: 'the network connection broke' },
-  { match: /timeout|timed out|BadTimeout/i, kind: 'timeout', hint: 'no answer in time (server busy, firewall dropping packets, or requestTimeoutMs too short)' },
+  { match: /timeout|timed out|took longer than|BadTimeout/i, kind: 'timeout', hint: 'no answer in time (server busy, firewall dropping packets, or requestTimeoutMs too short)' },
 ];
 
 export function classifyOpcuaError(message: string): OpcuaFault {

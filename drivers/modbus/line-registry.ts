@@ -57,8 +57,10 @@ export function lineKey(d: ModbusDevice): string {
 
 /** What must be equal for two devices to share a line. */
 function lineSettings(d: ModbusDevice): string {
-  if (d.type === 'modbus-rtu') return `${d.baudRate} baud, ${d.dataBits}${d.parity[0]!.toUpperCase()}${d.stopBits}`;
-  return d.type;
+  if (d.type === 'modbus-tcp') return d.type;
+  const gap = `inter-frame ${Number(lineOptions(d).interFrameDelayMs.toFixed(2))} ms`;
+  if (d.type === 'modbus-rtu') return `${d.baudRate} baud, ${d.dataBits}${d.parity[0]!.toUpperCase()}${d.stopBits}, ${gap}`;
+  return `${d.type}, ${gap}`;
 }
 
 export function lineOptions(d: ModbusDevice): LineOptions {

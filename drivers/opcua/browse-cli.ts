@@ -5,10 +5,12 @@ import { UsageError, errorMessage } from '../../core/errors.js';
 import { createLogger } from '../../core/logger.js';
 import { SECURITY_MODES, SECURITY_POLICIES, opcuaDeviceSchema, type OpcuaDevice } from './config.js';
 import { browseVariables, tagNames, type BrowsedVariable } from './browse.js';
+import { MessageSecurityMode, OPCUAClient, UserTokenType } from 'node-opcua-client';
 import { acquireCertificateManager, openSession, releaseCertificateManager, routeNodeOpcuaLogs } from './session.js';
 
 export const BROWSE_USAGE = `usage: jinyun browse opc.tcp://HOST:PORT [--root NODEID] [--depth N] [--out FILE] [--name DEVICE]
          [--security-mode None|Sign|SignAndEncrypt] [--security-policy POLICY] [--user NAME --password PW] [--pki DIR]
+       jinyun browse opc.tcp://HOST:PORT --endpoints [--pki DIR]   (the security modes, policies and user tokens the server offers)
   Walks the address space below --root (default the Objects folder, i=85) to --depth levels (default 10) and writes
   a YAML "devices:" list with one opcua device and a tag per Variable (NodeId, data type, unit from EngineeringUnits).
   Paste it into the edge config and edit names. Progress goes to stderr, the YAML to --out or stdout.`;
@@ -28,6 +30,7 @@ export async function runBrowse(argv: string[], io: { stdout?: { write(s: string
     args: argv,
     options: {
       root: { type: 'string', default: 'i=85' }, depth: { type: 'string', default: '10' }, out: { type: 'string' }, name: { type: 'string' },
+      endpoints: { type: 'boolean', default: false },
       'security-mode': { type: 'string', default: 'None' }, 'security-policy': { type: 'string' }, user: { type: 'string' }, password: { type: 'string' }, pki: { type: 'string', default: './pki' },
     },
     allowPositionals: true,
@@ -35,6 +38,7 @@ export async function runBrowse(argv: string[], io: { stdout?: { write(s: string
   });
   const url = positionals[0];
   if (!url) throw usage('give the endpoint URL');
+  if (values.endpoints) return printEndpoints(url, values.pki, io.stdout ?? process.stdout);
   const depth = Number(values.depth);
   if (!Number.isInteger(depth) || depth < 1 || depth > 50) throw usage('--depth must be 1-50');
   const mode = values['security-mode'];
@@ -75,5 +79,23 @@ export async function runBrowse(argv: string[], io: { stdout?: { write(s: string
   } finally {
     await link.close();
     await releaseCertificateManager(device.pkiDir);
+  }
+}
+
+/** One line per endpoint: "SignAndEncrypt  Basic256Sha256  users: Anonymous, UserName, Certificate". */
+async function printEndpoints(url: string, pkiDir: string, out: { write(s: string): unknown }): Promise<void> {
+  routeNodeOpcuaLogs(createLogger({ fd: 2, level: 'warn' }));
+  const cm = await acquireCertificateManager(pkiDir);
+  const client = OPCUAClient.create({ applicationName: 'Jinyun', clientCertificateManager: cm, endpointMustExist: false, connectionStrategy: { maxRetry: 0 } });
+  try {
+    await client.connect(url).catch((e: unknown) => { throw new Error(`cannot connect to ${url}: ${errorMessage(e)}`); });
+    const endpoints = await client.getEndpoints();
+    for (const e of endpoints) {
+      const users = [...new Set((e.userIdentityTokens ?? []).map((t) => UserTokenType[t.tokenType]))].join(', ');
+      out.write(`${String(MessageSecurityMode[e.securityMode]).padEnd(15)} ${String(e.securityPolicyUri).replace(/^.*#/, '').padEnd(22)} users: ${users}\n`);
+    }
+  } finally {
+    await client.disconnect().catch(() => undefined);
+    await releaseCertificateManager(pkiDir);
   }
 }

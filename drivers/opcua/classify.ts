@@ -18,7 +18,7 @@ const KNOWN: { match: RegExp; kind: string; hint: string }[] = [
   { match: /BadCertificateUriInvalid|BadCertificateHostNameInvalid/i, kind: 'BadCertificateUriInvalid', hint: 'the certificate URI or host name does not match the endpoint' },
   { match: /BadCertificateInvalid|BadCertificateUseNotAllowed/i, kind: 'BadCertificateInvalid', hint: 'the certificate is malformed or not allowed for this use' },
   { match: /BadUserAccessDenied|BadIdentityTokenRejected|BadIdentityTokenInvalid|BadUserSignatureInvalid/i, kind: 'BadUserAccessDenied', hint: 'the server refused the user identity: check user.type and the credentials' },
-  { match: /BadSecurityPolicyRejected|BadSecurityModeRejected|cannot find endpoint|no endpoint|endpoint.*not found/i, kind: 'BadSecurityPolicyRejected', hint: 'the server offers no endpoint with this securityMode/securityPolicy: list them with `jinyun browse --endpoints`' },
+  { match: /BadSecurityPolicyRejected|BadSecurityModeRejected|cannot find endpoint|no endpoint|endpoint.*not found/i, kind: 'BadSecurityPolicyRejected', hint: 'the server offers no endpoint with this securityMode/securityPolicy: list them with `jinyun browse opc.tcp://HOST:PORT --endpoints`' },
   { match: /BadTooManySessions|BadTooManySubscriptions|BadTooManyOperations/i, kind: 'BadTooManySessions', hint: 'the server is out of sessions or subscriptions' },
   { match: /ECONNREFUSED/i, kind: 'connection_refused', hint: 'nothing listens at the endpoint (server down or wrong port)' },
   { match: /ENOTFOUND|EAI_AGAIN/i, kind: 'host_not_found', hint: 'the host name does not resolve' },

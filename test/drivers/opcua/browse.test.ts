@@ -83,6 +83,14 @@ describe('jinyun browse against the simulator', () => {
     expect(typeof spooled.get('plant/Plant.Energy.Meter1.EnergyTotal')![0]!.value).toBe('bigint');
   }, 60_000);
 
+  it('--endpoints lists the security modes, policies and user tokens the server offers', async () => {
+    const out = await jinyunCli(['browse', f.sim.endpointUrl, '--endpoints', '--pki', join(f.dir, 'browse-pki')]);
+    const lines = out.trim().split('\n').map((l) => l.replace(/\s+/g, ' '));
+    expect(lines, out).toContain('None None users: UserName, Certificate, Anonymous');
+    for (const mode of ['Sign', 'SignAndEncrypt']) for (const policy of ['Basic256Sha256', 'Aes128_Sha256_RsaOaep', 'Aes256_Sha256_RsaPss']) expect(lines).toContain(`${mode} ${policy} users: UserName, Certificate, Anonymous`);
+    expect(lines).toHaveLength(7);
+  }, 30_000);
+
   it('--root and --depth limit the walk; progress and the count go to stderr, the YAML to stdout', async () => {
     let stdout = '';
     let stderr = '';

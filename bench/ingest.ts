@@ -7,7 +7,8 @@ import sqlite3 from 'sqlite3';
 import { silentLogger } from '../core/logger.js';
 import { topicFor } from '../core/topics.js';
 import type { SequencedReading } from '../core/reading.js';
-import { decodeAck, encodeBatch, encodeCatalog, type CatalogData } from '../proto/codec.js';
+import { decodeAck, decodeBatch, encodeBatch, encodeCatalog, type CatalogData } from '../proto/codec.js';
+import type { CloudStore } from '../cloud-bridge/store/reading-store.js';
 import { hashPassword } from '../cloud-bridge/credentials.js';
 import { SqliteStore } from '../cloud-bridge/store/sqlite-store.js';
 import { PgStore } from '../cloud-bridge/store/pg-store.js';
@@ -195,6 +196,32 @@ async function pgBare(schema: string, rows: number): Promise<number> {
   }
 }
 
+/**
+ * The store alone: the same pre-encoded batches decoded up front and written with writeBatch from 8
+ * concurrent callers (one per gateway, as the ingest's per-gateway chains do), no broker, no decode:
+ * what the ingest would reach if the store were its only cost.
+ */
+async function storeOnly(store: CloudStore, total: number): Promise<number> {
+  const gws = feed(total, randomBytes(3).toString('hex'));
+  try {
+    await store.registerGateways(gws.map((g) => ({ id: g.id, tenant: g.tenant })));
+    for (const g of gws) await store.upsertCatalog(g.id, g.catalog);
+    const decoded = gws.map((g) => g.batches.map((bytes) => ({ bytes, batch: decodeBatch(bytes) })));
+    let readings = 0;
+    const t0 = performance.now();
+    await Promise.all(decoded.map(async (list, i) => {
+      for (const { bytes, batch } of list) {
+        const o = await store.writeBatch(gws[i]!.id, batch, { receivedMs: Date.now(), bytes });
+        if (o.result !== 'ok') throw new Error(`store answered ${o.result}`);
+        readings += batch.count;
+      }
+    }));
+    return readings / ((performance.now() - t0) / 1000);
+  } finally {
+    await store.close();
+  }
+}
+
 async function embedded(dir: string, store: StoreYaml, total: number): Promise<number> {
   const gws = feed(total, randomBytes(3).toString('hex'));
   const file = join(dir, `cloud-${store.type}.yaml`);
@@ -243,6 +270,7 @@ export const ingestGroup: BenchGroup = {
         const sqliteBareRate = await sqliteBare(tmp.dir, READINGS, 'jsonb');
         fig('sqlite_bare_rows_per_s', sqliteBareRate, 'rows/s');
         fig('sqlite_bare_bound_rows_per_s', await sqliteBare(tmp.dir, READINGS / 2, 'bound'), 'rows/s');
+        fig('sqlite_store_only_readings_per_s', await storeOnly(await SqliteStore.open({ path: join(tmp.dir, 'store-only.db') }, { logger: silentLogger() }), READINGS));
         const sqliteRate = await embedded(tmp.dir, { type: 'sqlite', path: join(tmp.dir, 'cloud.db') }, READINGS);
         fig('sqlite_readings_per_s', sqliteRate);
         fig('sqlite_over_bare', sqliteRate / sqliteBareRate, 'ratio');
@@ -250,6 +278,7 @@ export const ingestGroup: BenchGroup = {
       if (PARTS.includes('pg')) {
         const pgBareRate = await pgBare(schema(), PG_READINGS);
         fig('pg_bare_rows_per_s', pgBareRate, 'rows/s');
+        fig('pg_store_only_readings_per_s', await storeOnly(await PgStore.open({ url: PG_URL, schema: schema(), poolSize: 4 }, { logger: silentLogger() }), PG_READINGS));
         const pgRate = await embedded(tmp.dir, { type: 'postgres', schema: schema() }, PG_READINGS);
         fig('pg_readings_per_s', pgRate);
         fig('pg_over_bare', pgRate / pgBareRate, 'ratio');

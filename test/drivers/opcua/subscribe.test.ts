@@ -55,6 +55,35 @@ describe('OPC UA subscribe mode against the simulator', () => {
     }
   }, 40_000);
 
+  it('the server applies per-tag queue size and deadbands (absolute and percent)', async () => {
+    // Publishing every 1 s; the counter changes every 100 ms.
+    const d = device(f, {
+      publishingIntervalMs: 1000, keepAliveCount: 3, lifetimeCount: 30,
+      tags: [
+        { name: 'all', nodeId: f.sim.nodeId('Sim.Counter'), samplingIntervalMs: 0, queueSize: 100 },
+        { name: 'last-only', nodeId: f.sim.nodeId('Sim.Counter'), samplingIntervalMs: 0, queueSize: 1 },
+        { name: 'abs-deadband', nodeId: f.sim.nodeId('Sim.Counter'), samplingIntervalMs: 0, queueSize: 100, deadband: { type: 'absolute', value: 1_000_000 } },
+        { name: 'pct-deadband', nodeId: f.sim.nodeId('Mine.MainFan1.Speed'), samplingIntervalMs: 0, queueSize: 100, deadband: { type: 'percent', value: 90 } },
+      ],
+    });
+    const drv = new OpcuaSubscribingDriver(d, { logger: silentLogger() });
+    const c = new Collector();
+    try {
+      await drv.subscribe(points(d), c.push);
+      await c.until(() => c.of(1).length >= 40, 15_000, 'four publishes of the counter');
+      await new Promise((r) => setTimeout(r, 200));
+    } finally {
+      await drv.close();
+    }
+    const all = c.of(1).map((r) => r.value as number);
+    expect(all.slice(1).every((v, i) => v === all[i]! + 1)).toBe(true);
+    // queueSize 1: the newest value of each publish only, so far fewer readings and gaps between them.
+    expect(c.of(2).length).toBeLessThan(c.of(1).length / 3);
+    // Deadbands far beyond the movement: the initial value only.
+    expect(c.of(3)).toHaveLength(1);
+    expect(c.of(4)).toHaveLength(1);
+  }, 30_000);
+
   it('poll mode reads every tag; the bad NodeId is BadNodeIdUnknown', async () => {
     const d = device(f, { mode: 'poll', tags: tags(f) });
     const drv = new OpcuaDriver(d, { logger: silentLogger() });

@@ -1,6 +1,6 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { BenchGroup } from './harness.js';
+import { cpuSeconds, type BenchGroup } from './harness.js';
 import { tempDir } from '../test/helpers/tmp.js';
 import { startCloudChild } from '../test/helpers/cloud-child.js';
 import { spawnJinyun, stopChild } from '../cli/process.js';
@@ -116,12 +116,6 @@ export async function rss10kTags(dir: string, nodeOptions: string): Promise<{ rs
     await cloud.stop();
     await sim.stop();
   }
-}
-
-/** CPU seconds (user + system) a process used so far, from /proc (clock ticks of 1/100 s). */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 function mkdir(dir: string): void {

@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import mqtt, { type MqttClient } from 'mqtt';
 import pg from 'pg';
 import sqlite3 from 'sqlite3';
@@ -16,7 +17,7 @@ import { monthPartition } from '../cloud-bridge/store/pg-schema.js';
 import { spawnJinyun, stopChild, type Child } from '../cli/process.js';
 import { MOSQUITTO, PG_URL, dropSchemas } from '../test/helpers/services.js';
 import { tempDir } from '../test/helpers/tmp.js';
-import type { BenchGroup, Figure } from './harness.js';
+import { commCpuSeconds, cpuSeconds, machineBusy, type BenchGroup, type Figure } from './harness.js';
 
 const READINGS = Number(process.env.BENCH_INGEST_READINGS ?? 1_000_000);
 const PG_READINGS = Number(process.env.BENCH_INGEST_PG_READINGS ?? 600_000);
@@ -234,14 +235,29 @@ async function embedded(dir: string, store: StoreYaml, total: number): Promise<n
   }
 }
 
-async function external(dir: string, schema: string, workers: number, total: number): Promise<number> {
+/** One external-broker run: readings/s, the cores the whole machine was busy, and the cores the ingest workers used. */
+interface ExternalRun { rate: number; machineCores: number; workerCores: number; pgCores: number; mosquittoCores: number; publisherCores: number }
+
+async function external(dir: string, schema: string, workers: number, total: number): Promise<ExternalRun> {
   const run = randomBytes(3).toString('hex');
   const gws = feed(total, run);
   const file = join(dir, `cloud-ext-${workers}.yaml`);
   await writeCloudConfig(file, { type: 'postgres', schema }, gws, { shareGroup: `jyb-${run}` });
   const w = await startWorkers(file, workers);
   try {
-    return await drive(`mqtt://${MOSQUITTO.host}:${MOSQUITTO.port}`, gws, false);
+    const pids = w.children.map((c) => c.proc.pid!);
+    const cpu = () => ({ workers: pids.reduce((a, p) => a + cpuSeconds(p), 0), pg: commCpuSeconds('postgres'), mosquitto: commCpuSeconds('mosquitto'), self: process.cpuUsage() });
+    const c0 = cpu();
+    const busy = machineBusy();
+    const t0 = performance.now();
+    const rate = await drive(`mqtt://${MOSQUITTO.host}:${MOSQUITTO.port}`, gws, false);
+    const s = (performance.now() - t0) / 1000;
+    const c1 = cpu();
+    const self = process.cpuUsage(c0.self);
+    return {
+      rate, machineCores: busy(), workerCores: (c1.workers - c0.workers) / s, pgCores: (c1.pg - c0.pg) / s,
+      mosquittoCores: (c1.mosquitto - c0.mosquitto) / s, publisherCores: (self.user + self.system) / 1e6 / s,
+    };
   } finally {
     for (const c of w.children) await stopChild(c);
   }
@@ -284,11 +300,26 @@ export const ingestGroup: BenchGroup = {
         fig('pg_over_bare', pgRate / pgBareRate, 'ratio');
       }
       if (PARTS.includes('external')) {
+        // Workers, Mosquitto, PostgreSQL and the 8 publishing gateways share this machine's cores: the
+        // busy-cores figures say whether a second worker had any CPU left to use.
+        const cores = `cores busy of ${availableParallelism()} (whole machine: workers, Mosquitto, PostgreSQL, publishers)`;
         const one = await external(tmp.dir, schema(), 1, PG_READINGS);
-        fig('external_one_worker_readings_per_s', one);
+        fig('external_one_worker_readings_per_s', one.rate);
+        fig('external_one_worker_machine_busy_cores', one.machineCores, cores);
+        fig('external_one_worker_cores', one.workerCores, 'cores (the ingest worker process)');
+        fig('external_one_worker_pg_cores', one.pgCores, 'cores (every postgres process)');
+        fig('external_one_worker_mosquitto_cores', one.mosquittoCores, 'cores (mosquitto)');
+        fig('external_one_worker_publisher_cores', one.publisherCores, 'cores (the 8 publishing gateways, this process)');
         const two = await external(tmp.dir, schema(), 2, PG_READINGS);
-        fig('external_two_workers_readings_per_s', two);
-        fig('two_workers_over_one', two / one, 'ratio');
+        fig('external_two_workers_readings_per_s', two.rate);
+        fig('external_two_workers_machine_busy_cores', two.machineCores, cores);
+        fig('external_two_workers_cores', two.workerCores, 'cores (both ingest worker processes)');
+        fig('external_two_workers_pg_cores', two.pgCores, 'cores (every postgres process)');
+        fig('external_two_workers_mosquitto_cores', two.mosquittoCores, 'cores (mosquitto)');
+        fig('two_workers_over_one', two.rate / one.rate, 'ratio');
+        // CPU the workers spend per reading, two vs one: near 1 means a second worker adds no
+        // overhead, so the pair scales where it gets cores of its own.
+        fig('two_workers_cpu_per_reading_over_one', (two.workerCores / two.rate) / (one.workerCores / one.rate), 'ratio');
       }
     } finally {
       await dropSchemas(schemas).catch(() => undefined);

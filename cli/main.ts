@@ -6,7 +6,7 @@ const HELP = `jinyun: industrial edge-to-cloud gateway
 usage:
   jinyun edge --config FILE [--check]      run an edge agent (--check: validate the config and exit)
   jinyun spool stats --config FILE [--json] inspect an edge outbox read-only (also --spool FILE)
-  jinyun cloud --config FILE               run the cloud bridge (broker, ingest, API)
+  jinyun cloud --config FILE [--check]     run the cloud bridge (broker, ingest, API; --check: validate the config and exit)
   jinyun sim modbus --profile coal-mine|steel-plant [--port N] [--rtu-over-tcp] [--serial PATH]
                                            run a Modbus simulator: TCP or RTU over TCP, optionally RTU on a serial port (port 0 = any free port)
   jinyun read --register 40001 [--type float32] [--all-orders] --host H --port P [--unit N] (or --serial PATH, --rtu-over-tcp)
@@ -16,8 +16,10 @@ usage:
   jinyun admin --config FILE <command>     registry: tenant add, gateway add|revoke, token create, mosquitto-acl
   jinyun sim opcua --profile coal-mine|steel-plant [--port N] [--pki DIR] [--faults]
                                            run an OPC UA simulator (node-opcua server, security, users, fault injection)
-  jinyun browse opc.tcp://HOST:PORT [--root NODE] [--depth N] [--out FILE]
+  jinyun browse opc.tcp://HOST:PORT [--root NODE] [--depth N] [--out FILE] [--endpoints]
+        [--security-mode None|Sign|SignAndEncrypt] [--security-policy P] [--user U --password P] [--pki DIR]
                                            walk an OPC UA address space and write a YAML device with every variable
+                                           (--endpoints: list the security modes, policies and user tokens the server offers)
   jinyun certs list|trust|reject [ID] --pki DIR (or --config FILE [--device NAME])
                                            OPC UA certificates: list trusted/rejected, move a rejected server certificate to trusted
   jinyun hash-password [--password P]      print the scrypt hash of a gateway password (reads stdin if no --password)

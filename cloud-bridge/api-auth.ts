@@ -1,6 +1,12 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { verifyPassword } from './credentials.js';
 import type { Registry } from './registry.js';
+import { isLoopback } from './config.js';
+
+/** Paths with cloud-wide (all tenants') figures: the operator reads them from the cloud host; a tenant token gets 403. */
+export function isOperatorOnly(url: string): boolean {
+  return url === '/api/v1/metrics' || url.startsWith('/api/v1/metrics?');
+}
 
 /** The tenant an API request may see; undefined when the API runs without auth (http.auth: none). */
 export type RequestScope = { tenant: string } | undefined;
@@ -19,6 +25,8 @@ export function installTokenAuth(app: FastifyInstance, registry: Registry): (req
   let cacheRevision = registry.revision;
   app.addHook('onRequest', async (req, reply) => {
     if (!req.url.startsWith('/api/v1/') || req.url.startsWith('/api/v1/healthz') || req.url.startsWith('/api/v1/openapi.json')) return;
+    // Cloud-wide counters are the operator's: readable without a token from the cloud host itself.
+    if (isOperatorOnly(req.url) && isLoopback(req.socket.remoteAddress)) return;
     const header = req.headers.authorization ?? '';
     if (cacheRevision !== registry.revision) {
       cache = new Map();

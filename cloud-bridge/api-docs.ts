@@ -24,7 +24,7 @@ export const OPENAPI = {
   security: [{ bearer: [] }],
   paths: {
     '/healthz': { get: op('Store reachable (no token needed).', [], '`{ status: "ok" }`; 503 when the store is down.', { security: [] }) },
-    '/metrics': { get: op('Ingest, broker and alarm counters.', [], 'Counters as JSON.') },
+    '/metrics': { get: op('Ingest, broker and alarm counters of the whole cloud: readable without a token from the cloud host (loopback) only; a tenant token gets 403.', [], 'Counters as JSON.') },
     '/gateways': { get: op('Gateways with online state, last seen, backlog and drops (health).', [['tenant', 'query', false, 'Tenant id (your own with a token).'], ...PAGE], '`{ items, total, next }`.') },
     '/devices': { get: op('Devices with last reading time.', [['gateway', 'query', false, 'Gateway id.'], ...PAGE], '`{ items, total, next }`.') },
     '/tags': { get: op('Tags (series) of the catalogs.', [['gateway', 'query', false, 'Gateway id.'], ...PAGE], '`{ items, total, next }`.') },

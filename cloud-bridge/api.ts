@@ -90,7 +90,10 @@ export function buildApi(store: CloudStore, opts: { http: CloudConfig['http'] },
       }
     });
 
-    api.get('/metrics', async () => ctx.metrics?.() ?? {});
+    api.get('/metrics', async (req) => {
+      if (scopeOf(req)) throw Object.assign(new Error('the metrics are cloud-wide (every tenant): read them from the cloud host (loopback), not with a tenant token'), { statusCode: 403 });
+      return ctx.metrics?.() ?? {};
+    });
 
     api.get('/gateways', async (req) => {
       const q = parseQuery(byTenant, req.query);

@@ -120,6 +120,11 @@ export function loadCloudConfig(file: string, opts: LoadOptions = {}): CloudConf
 
 const LOOPBACK = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|::1|localhost)$/i;
 
+/** True for a loopback host name or peer address (also the IPv4-mapped form ::ffff:127.x.x.x a dual-stack socket reports). */
+export function isLoopback(hostOrAddress: string | undefined): boolean {
+  return hostOrAddress !== undefined && LOOPBACK.test(hostOrAddress.replace(/^::ffff:/i, ''));
+}
+
 /**
  * The API auth in force: as configured, else token auth unless the API listens on a loopback address
  * only (security by default: an API reachable from the network never starts open by omission).

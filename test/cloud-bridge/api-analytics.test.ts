@@ -95,6 +95,19 @@ describe('API analytics: aggregates, CSV export, alarms, tenant isolation, bad p
     expect((await get(`/aggregate?gateway=gw-a&tag=pump/label&from=${T0}&to=${T0 + MIN}&bucket=1000`)).body.items).toEqual([]);
   });
 
+  it('GET /metrics (cloud-wide counters) is the operator\'s: 403 for a tenant token from the network, 401 without one, open from the cloud host', async () => {
+    const from = async (remoteAddress: string, token: string | null) => {
+      const res = await app.inject({ method: 'GET', url: '/api/v1/metrics', remoteAddress, headers: token ? { authorization: `Bearer ${token}` } : {} });
+      return { status: res.statusCode, body: res.json() as Record<string, unknown> };
+    };
+    expect(await from('10.1.2.3', TOKEN_A)).toEqual({ status: 403, body: { error: 'forbidden', message: 'the metrics are cloud-wide (every tenant): read them from the cloud host (loopback), not with a tenant token' } });
+    expect((await from('10.1.2.3', null)).status).toBe(401);
+    expect(await from('127.0.0.1', null)).toEqual({ status: 200, body: {} });
+    expect(await from('::ffff:127.0.0.1', null)).toEqual({ status: 200, body: {} });
+    // The tenant's own data stays reachable from the network with its token.
+    expect((await app.inject({ method: 'GET', url: '/api/v1/gateways', remoteAddress: '10.1.2.3', headers: { authorization: `Bearer ${TOKEN_A}` } })).statusCode).toBe(200);
+  });
+
   it('bad parameters are 400 with a message naming the parameter', async () => {
     const base = `/aggregate?gateway=gw-a&tag=pump/flow&from=${T0}&to=${T0 + MIN}`;
     expect(await get(`${base}&bucket=999`)).toEqual({ status: 400, body: { error: 'bad_request', message: 'bucket: bucket must be between 1000 and 86400000' } });

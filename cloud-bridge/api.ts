@@ -70,7 +70,7 @@ export function buildApi(store: CloudStore, opts: { http: CloudConfig['http'] },
   });
   app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: 'not_found', message: `no route ${req.method} ${req.url.split('?')[0] ?? ''}` }));
 
-  const scopeOf: (req: FastifyRequest) => RequestScope = apiAuthOf(opts.http) === 'token' && ctx.registry ? installTokenAuth(app, ctx.registry) : () => undefined;
+  const scopeOf: (req: FastifyRequest) => RequestScope = apiAuthOf(opts.http) === 'token' && ctx.registry ? installTokenAuth(app, ctx.registry, opts.http, log) : () => undefined;
   /** With a token, a request sees its own tenant's gateways only. */
   const visible = (req: FastifyRequest, gateway: string): boolean => {
     const scope = scopeOf(req);

@@ -63,6 +63,9 @@ export const cloudConfigSchema = z.strictObject({
       certFile: z.string().min(1).describe('PEM server certificate (chain) of the API and dashboard.'),
       keyFile: z.string().min(1).describe('PEM private key of that certificate (mode 0600).'),
     }).optional().describe('Serve the API and the dashboard over HTTPS (TLS 1.2 or newer) instead of plain HTTP.'),
+    failedLoginLimit: z.number().int().min(1).max(1000).default(10).describe('Requests with a wrong token from one IP (or for one token id) within failedLoginWindowMs before further unknown tokens from it get 429 without a check.'),
+    failedLoginWindowMs: z.number().int().min(1000).max(86_400_000).default(60_000).describe('Window in which failed API logins are counted.'),
+    loginLockoutMs: z.number().int().min(100).max(86_400_000).default(300_000).describe('How long a throttled IP or token id gets 429 (a token already verified keeps working).'),
     auth: z.enum(['none', 'token']).optional().describe('token: every request needs `Authorization: Bearer <id>.<secret>` from `jinyun admin token create` and sees its tenant only. none: open API, for a loopback address only. Default: none when host is a loopback address, token otherwise.'),
   }).prefault({}).describe('The HTTP API under /api/v1.'),
   store: z.discriminatedUnion('type', [

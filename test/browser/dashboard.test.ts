@@ -32,6 +32,11 @@ describe.skipIf(skip)('dashboard in headless Chromium against the running demo',
   let ready: { api: string; dashboard: string; user: string; password: string; simPort: number };
   let browser: Browser;
   let page: Page;
+  /** Texts of every element matching the selector (Playwright's own selector engine: no string evaluated in the page, which the dashboard's CSP forbids). */
+  const texts = (selector: string): Promise<string[]> => page.$$eval(selector, (els) => els.map((e) => e.textContent ?? ''));
+  /** Polls until `ok(texts of selector)` holds. */
+  const waitTexts = (what: string, selector: string, ok: (t: string[]) => boolean, timeoutMs = 10_000): Promise<true> =>
+    until(what, async () => ok(await texts(selector)) || null, timeoutMs, 50);
   const shot = async (name: string) => {
     const path = join(ARTIFACTS, `dashboard-${name}.png`);
     await page.screenshot({ path, fullPage: true });
@@ -56,36 +61,42 @@ describe.skipIf(skip)('dashboard in headless Chromium against the running demo',
   });
 
   it('logs in with the tenant token, shows the devices, a trend, the methane alarm, and acknowledges it', async () => {
-    await page.goto(ready.dashboard);
+    // Script errors and Content-Security-Policy violations (the dashboard runs under a strict CSP).
+    const problems: string[] = [];
+    page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+    page.on('console', (m) => { if (m.type() === 'error' && /Content Security Policy|Refused to/i.test(m.text())) problems.push(m.text()); });
+    const first = await page.goto(ready.dashboard);
+    expect(first?.headers()['content-security-policy']).toContain("script-src 'self'");
+    expect(first?.headers()['x-frame-options']).toBe('DENY');
     await page.waitForSelector('#login:not([hidden])');
     await page.fill('#user', ready.user);
     await page.fill('#password', 'wrong-password-123456');
     await page.click('#login button[type=submit]');
-    await page.waitForFunction("/Login failed/.test(document.querySelector('#login-error').textContent)");
+    await waitTexts('the login error', '#login-error', (t) => /Login failed/.test(t[0] ?? ''));
     await page.fill('#password', ready.password);
     await page.click('#login button[type=submit]');
-    await page.waitForFunction("document.querySelectorAll('#devices tbody tr').length === 3");
+    await waitTexts('three devices', '#devices tbody tr', (t) => t.length === 3);
     const devices = await page.$$eval('#devices tbody tr td:nth-child(2)', (tds) => tds.map((t) => t.textContent));
     expect(devices).toEqual(['gas-monitor', 'main-fan', 'pump-station']);
     expect(await page.textContent('#gateways tbody tr td:nth-child(1)')).toBe('demo-mine-gw1');
-    await page.waitForFunction("document.querySelector('#gateways tbody tr td:nth-child(2)')?.textContent === 'online'");
+    await waitTexts('the gateway online', '#gateways tbody tr td:nth-child(2)', (t) => t[0] === 'online');
     // Device health (state, error rate, latency) and the gateway backlog come with the edge's health messages (every 5 s in the demo).
-    await page.waitForFunction("[...document.querySelectorAll('#devices tbody tr td:nth-child(3)')].every((td) => td.textContent === 'ok')", undefined, { timeout: 20_000 });
+    await waitTexts('every device ok', '#devices tbody tr td:nth-child(3)', (t) => t.length === 3 && t.every((x) => x === 'ok'), 20_000);
     expect(await page.$$eval('#devices tbody tr td:nth-child(5)', (tds) => tds.map((t) => t.textContent))).toEqual(['0.0 %', '0.0 %', '0.0 %']);
     expect(await page.textContent('#gateways tbody tr td:nth-child(3)')).toMatch(/^\d+$/);
     await shot('1-devices');
 
     await page.selectOption('#tag', 'demo-mine-gw1|gas-monitor/methane');
-    await page.waitForFunction("/^[1-9]\\d* raw readings$/.test(document.querySelector('#trend-info').textContent)");
+    await waitTexts('raw readings in the trend', '#trend-info', (t) => /^[1-9]\d* raw readings$/.test(t[0] ?? ''));
     expect(await page.$$eval('#chart canvas', (c) => c.length)).toBeGreaterThan(0);
     await page.click('#ranges button:has-text("7 d")');
-    await page.waitForFunction("/buckets of 660 s .* computed by the store/.test(document.querySelector('#trend-info').textContent)");
+    await waitTexts('store buckets in the trend', '#trend-info', (t) => /buckets of 660 s .* computed by the store/.test(t[0] ?? ''));
     await page.click('#ranges button:has-text("1 h")');
-    await page.waitForFunction("/raw readings/.test(document.querySelector('#trend-info').textContent)");
+    await waitTexts('raw readings again', '#trend-info', (t) => /raw readings/.test(t[0] ?? ''));
     await shot('2-trend');
 
     await writeSpikeCoil(ready.simPort, true);
-    await page.waitForFunction("document.querySelectorAll('#alarms tbody tr[data-alarm]').length === 2", undefined, { timeout: 20_000 });
+    await waitTexts('two methane alarms', '#alarms tbody tr[data-alarm]', (t) => t.length === 2, 20_000);
     const messages = await page.$$eval('#alarms tbody tr[data-alarm] td:nth-child(5)', (tds) => tds.map((t) => t.textContent ?? ''));
     expect(messages.map((m) => / (>=) (1|1\.5) \(coal-mine preset/.exec(m)?.[2]).sort()).toEqual(['1', '1.5']);
     expect(await page.$$eval('#alarms tbody tr[data-alarm] td:nth-child(4)', (tds) => tds.map((t) => t.textContent))).toEqual(['gas-monitor/methane', 'gas-monitor/methane']);
@@ -94,7 +105,7 @@ describe.skipIf(skip)('dashboard in headless Chromium against the running demo',
 
     const id = await page.getAttribute('#alarms tbody tr[data-alarm] button.ack', 'data-id');
     await page.click(`#alarms button.ack[data-id="${id}"]`);
-    await page.waitForFunction(`document.querySelector('#alarms tr[data-alarm="${String(id)}"] td:nth-child(6)')?.textContent.includes(${JSON.stringify(`✔ ${ready.user}`)})`);
+    await waitTexts('the acknowledgement', `#alarms tr[data-alarm="${String(id)}"] td:nth-child(6)`, (t) => (t[0] ?? '').includes(`✔ ${ready.user}`));
     const res = await fetch(`${ready.api}/alarms?state=active`, { headers: { authorization: `Bearer ${ready.user}.${ready.password}` } });
     const alarms = ((await res.json()) as { items: { id: number; ackBy: string | null; acknowledged: boolean }[] }).items;
     expect(alarms.find((a) => a.id === Number(id))).toMatchObject({ acknowledged: true, ackBy: ready.user });
@@ -102,5 +113,6 @@ describe.skipIf(skip)('dashboard in headless Chromium against the running demo',
 
     await writeSpikeCoil(ready.simPort, false);
     await until('alarms cleared on the dashboard', async () => ((await page.$$('#alarms tbody tr[data-alarm]')).length === 0 ? true : null), 20_000);
+    expect(problems).toEqual([]);
   }, 150_000);
 });

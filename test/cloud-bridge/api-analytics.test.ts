@@ -108,6 +108,32 @@ describe('API analytics: aggregates, CSV export, alarms, tenant isolation, bad p
     expect((await app.inject({ method: 'GET', url: '/api/v1/gateways', remoteAddress: '10.1.2.3', headers: { authorization: `Bearer ${TOKEN_A}` } })).statusCode).toBe(200);
   });
 
+  it('failed API logins are throttled per IP and per token id (429 without a check); a token already verified keeps working; no header is no guess', async () => {
+    const config = cloudConfigSchema.parse({ store: { type: 'sqlite', path: 'x' }, http: { auth: 'token', failedLoginLimit: 3 } });
+    const guarded = buildApi(store, { http: config.http }, { logger: silentLogger(), registry });
+    await guarded.ready();
+    try {
+      const from = async (remoteAddress: string, token: string | null) => {
+        const res = await guarded.inject({ method: 'GET', url: '/api/v1/gateways', remoteAddress, headers: token ? { authorization: `Bearer ${token}` } : {} });
+        return { status: res.statusCode, error: (res.json() as { error?: string }).error, retryAfter: res.headers['retry-after'] };
+      };
+      // Three wrong tokens from one address lock the address, even for a right token not yet verified.
+      for (let i = 0; i < 3; i++) expect((await from('10.0.0.1', 'tok-x.wrong-secret-0000000')).status).toBe(401);
+      expect(await from('10.0.0.1', TOKEN_A)).toEqual({ status: 429, error: 'too_many_attempts', retryAfter: '300' });
+      expect((await from('10.0.0.2', TOKEN_A)).status).toBe(200);
+      // Guesses for one token id spread over addresses lock that id.
+      for (const ip of ['10.0.1.1', '10.0.1.2', '10.0.1.3']) expect((await from(ip, 'tok-b.wrong-secret-0000000')).status).toBe(401);
+      expect((await from('10.0.0.9', TOKEN_B)).status).toBe(429);
+      // TOKEN_A was verified before the lock: it keeps working, also from the locked address.
+      expect((await from('10.0.0.1', TOKEN_A)).status).toBe(200);
+      // Requests without any Authorization header are not counted as guesses.
+      for (let i = 0; i < 5; i++) expect((await from('10.0.2.1', null)).status).toBe(401);
+      expect((await from('10.0.2.1', 'tok-y.wrong-secret-0000000')).status).toBe(401);
+    } finally {
+      await guarded.close();
+    }
+  });
+
   it('bad parameters are 400 with a message naming the parameter', async () => {
     const base = `/aggregate?gateway=gw-a&tag=pump/flow&from=${T0}&to=${T0 + MIN}`;
     expect(await get(`${base}&bucket=999`)).toEqual({ status: 400, body: { error: 'bad_request', message: 'bucket: bucket must be between 1000 and 86400000' } });

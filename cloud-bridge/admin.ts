@@ -16,7 +16,8 @@ export const ADMIN_HELP = `usage: jinyun admin --config FILE <command>
                                                   --mosquitto-passwd appends a mosquitto password line for an external broker
   gateway revoke ID [--mosquitto-passwd F]        revoke a gateway: the broker disconnects it within registry.pollMs;
                                                   --mosquitto-passwd removes its line from that mosquitto password file
-  token create --tenant T                         create an API token for the tenant; printed ONCE
+  token create --tenant T [--mosquitto-passwd F]  create an API token for the tenant; printed ONCE. It is also an MQTT
+                                                  login (username = client id = token id) that may read the tenant's alarms
   mosquitto-acl                                   print a mosquitto ACL file generated from the registry
 `;
 
@@ -52,7 +53,20 @@ export function mosquittoAcl(reg: RegistrySnapshot, ingestUser = 'jinyun-ingest'
     for (const k of ['ack', 'cmd'] as const) lines.push(`topic read ${topicFor(g.tenant, g.id, k)}`);
     lines.push('');
   }
+  // API tokens are also alarm readers: their tenant's alarm topics, read only (as on the embedded broker).
+  for (const t of reg.tokens) {
+    if (t.revoked) continue;
+    lines.push(`user ${t.id}`, `topic read jinyun/v1/${t.tenant}/+/alarm`, '');
+  }
   return `${lines.join('\n')}\n`;
+}
+
+/** Appends `user:hash` to a mosquitto password file (created 0600) when one is given. */
+function appendMosquittoPasswd(file: string | undefined, user: string, password: string): void {
+  if (!file) return;
+  const fresh = !existsSync(file);
+  appendFileSync(file, `${user}:${mosquittoHash(password)}\n`, { mode: 0o600 });
+  if (fresh) chmodSync(file, 0o600);
 }
 
 function needId(v: string | undefined, what: string): string {
@@ -76,12 +90,7 @@ async function run(store: CloudStore, words: string[], values: { tenant?: string
       const tenant = needId(values.tenant, '--tenant');
       const password = secret();
       await store.applyRegistry({ op: 'addGateway', id, tenant, passwordHash: await hashPassword(password), atMs });
-      const file = values['mosquitto-passwd'];
-      if (file) {
-        const fresh = !existsSync(file);
-        appendFileSync(file, `${id}:${mosquittoHash(password)}\n`, { mode: 0o600 });
-        if (fresh) chmodSync(file, 0o600);
-      }
+      appendMosquittoPasswd(values['mosquitto-passwd'], id, password);
       io.stderr.write('The password is shown once and not stored; put it in the edge config (uplink.password) now.\n');
       return out({ gateway: id, tenant, username: id, clientId: id, password });
     }
@@ -100,7 +109,8 @@ async function run(store: CloudStore, words: string[], values: { tenant?: string
       const id = `tok-${randomBytes(6).toString('hex')}`;
       const s = secret();
       await store.applyRegistry({ op: 'addToken', id, tenant, tokenHash: await hashPassword(s), atMs });
-      io.stderr.write('The token is shown once and not stored; send it as `Authorization: Bearer <token>`.\n');
+      appendMosquittoPasswd(values['mosquitto-passwd'], id, s);
+      io.stderr.write('The token is shown once and not stored; send it as `Authorization: Bearer <token>`, or log in to MQTT with username and client id = tokenId, password = the part after the dot, to read the tenant\'s alarms.\n');
       return out({ tenant, tokenId: id, token: `${id}.${s}` });
     }
     case 'mosquitto-acl ': {

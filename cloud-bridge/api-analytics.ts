@@ -91,8 +91,11 @@ function registerAlarms(api: FastifyInstance, d: AnalyticsDeps): void {
   api.post('/alarms/:id/ack', async (req, reply) => {
     const id = parseQuery(z.strictObject({ id: intParam('alarm id', 1, Number.MAX_SAFE_INTEGER) }), req.params).id;
     const body = parseQuery(ackBody, req.body ?? {});
-    const tenant = d.scopeOf(req)?.tenant;
-    const rec = d.alarms ? await d.alarms.ack(id, body.by, tenant) : await d.store.ackAlarm(id, body.by, Date.now(), tenant);
+    const scope = d.scopeOf(req);
+    const tenant = scope?.tenant;
+    // The name is the person's; the token proves who let them in: "li.wei via tok-1a2b" (just the token id when they are the same).
+    const by = scope && body.by !== scope.tokenId ? `${body.by} via ${scope.tokenId}` : body.by;
+    const rec = d.alarms ? await d.alarms.ack(id, by, tenant) : await d.store.ackAlarm(id, by, Date.now(), tenant);
     if (!rec) return reply.code(404).send({ error: 'not_found', message: `no alarm ${id}` });
     return alarmJson(rec);
   });

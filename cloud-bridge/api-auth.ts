@@ -10,8 +10,8 @@ export function isOperatorOnly(url: string): boolean {
   return url === '/api/v1/metrics' || url.startsWith('/api/v1/metrics?');
 }
 
-/** The tenant an API request may see; undefined when the API runs without auth (http.auth: none). */
-export type RequestScope = { tenant: string } | undefined;
+/** The tenant an API request may see and the token it came with; undefined when the API runs without auth (http.auth: none). */
+export type RequestScope = { tenant: string; tokenId: string } | undefined;
 
 const BEARER = /^Bearer ([A-Za-z0-9_.-]{1,64})\.([A-Za-z0-9_-]{16,128})$/;
 
@@ -28,10 +28,10 @@ export interface TokenAuthLimits {
 }
 
 export function installTokenAuth(app: FastifyInstance, registry: Registry, limits: TokenAuthLimits, log: Logger, now: () => number = Date.now): (req: FastifyRequest) => RequestScope {
-  const scopes = new WeakMap<FastifyRequest, { tenant: string }>();
+  const scopes = new WeakMap<FastifyRequest, { tenant: string; tokenId: string }>();
   // Failed logins throttled per client IP and per token id (a guess spread over many addresses).
   const throttle = new LoginThrottle({ limit: limits.failedLoginLimit, windowMs: limits.failedLoginWindowMs, lockoutMs: limits.loginLockoutMs, now });
-  let cache = new Map<string, string>();
+  let cache = new Map<string, { tenant: string; tokenId: string }>();
   let cacheRevision = registry.revision;
   app.addHook('onRequest', async (req, reply) => {
     if (!req.url.startsWith('/api/v1/') || req.url.startsWith('/api/v1/healthz') || req.url.startsWith('/api/v1/openapi.json')) return;
@@ -42,8 +42,8 @@ export function installTokenAuth(app: FastifyInstance, registry: Registry, limit
       cache = new Map();
       cacheRevision = registry.revision;
     }
-    let tenant = cache.get(header);
-    if (tenant === undefined) {
+    let scope = cache.get(header);
+    if (scope === undefined) {
       const m = BEARER.exec(header);
       const ipKey = `ip:${req.socket.remoteAddress ?? '?'}`;
       const idKey = m ? `id:${m[1]!}` : null;
@@ -63,11 +63,11 @@ export function installTokenAuth(app: FastifyInstance, registry: Registry, limit
         return reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'unauthorized', message: 'missing or invalid API token (jinyun admin token create)' });
       }
       throttle.succeed(idKey!);
-      tenant = token.tenant;
+      scope = { tenant: token.tenant, tokenId: token.id };
       if (cache.size >= 1000) cache.clear();
-      cache.set(header, tenant);
+      cache.set(header, scope);
     }
-    scopes.set(req, { tenant });
+    scopes.set(req, scope);
   });
   return (req) => scopes.get(req);
 }

@@ -56,9 +56,9 @@ export function brokerHooks(d: HookDeps): Hooks {
         d.refuse(reason, { gateway: client.id, remote });
         done(Object.assign(new Error(reason), { returnCode: code }) as unknown as AuthenticateError, false);
       };
-      const accept = (tenant: string): void => {
+      const accept = (tenant: string, role: Identity['role'] = 'gateway'): void => {
         if (d.tenantConnections(tenant) >= d.maxConnectionsPerTenant) return fail('conn_limit_tenant', CONNACK_SERVER_UNAVAILABLE);
-        d.identities.set(client, { gateway: client.id, tenant });
+        d.identities.set(client, { gateway: client.id, tenant, role });
         done(null, true);
       };
       const certId = certIdentityOf(client);
@@ -78,17 +78,20 @@ export function brokerHooks(d: HookDeps): Hooks {
       if (pendingAuth >= d.maxConcurrentAuth) return fail('auth_busy', CONNACK_SERVER_UNAVAILABLE);
       pendingAuth++;
       const gw = d.registry.gateway(client.id);
+      // Not a gateway: maybe a tenant's API token logging in to read its alarms (a gateway id wins).
+      const reader = gw ? undefined : d.registry.activeTokens().find((t) => t.id === client.id);
       const plain = password ? password.toString('utf8') : '';
-      void (async () => verifyPassword(plain, gw?.passwordHash ?? (await decoyHash())))()
+      void (async () => verifyPassword(plain, gw?.passwordHash ?? reader?.tokenHash ?? (await decoyHash())))()
         .then((ok) => {
-          if (!gw || !ok) {
+          if ((!gw && !reader) || !ok) {
             d.throttle.fail(idKey);
             d.throttle.fail(ipKey);
-            const reason = gw ? 'auth_bad_password' : d.registry.isRevoked(client.id) ? 'auth_revoked' : 'auth_unknown_gateway';
+            const reason = gw || reader ? 'auth_bad_password' : d.registry.isRevoked(client.id) ? 'auth_revoked' : 'auth_unknown_gateway';
             return fail(reason, CONNACK_NOT_AUTHORIZED);
           }
           d.throttle.succeed(idKey);
-          accept(gw.tenant);
+          if (gw) accept(gw.tenant);
+          else accept(reader!.tenant, 'reader');
         })
         .catch((err: unknown) => {
           d.log.error({ err: errorMessage(err), gateway: client.id }, 'password check failed');

@@ -95,7 +95,8 @@ export async function startBroker(opts: BrokerOptions, ctx: BrokerContext): Prom
   // Revocation: the registry noticed; the live connection goes now, its session with it (CR 2.6).
   opts.registry.onRevoked((gateway) => {
     for (const c of clients()) {
-      if (identities.get(c)?.gateway !== gateway) continue;
+      const who = identities.get(c);
+      if (who?.role !== 'gateway' || who.gateway !== gateway) continue;
       bump(metrics.refusals, 'revoked_disconnect');
       log.warn({ gateway, remote: remoteOf(c) }, 'revoked gateway disconnected');
       c.close();
@@ -157,7 +158,7 @@ export async function startBroker(opts: BrokerOptions, ctx: BrokerContext): Prom
     port,
     tlsPort,
     metrics,
-    online: () => clients().flatMap((c) => identities.get(c)?.gateway ?? []),
+    online: () => clients().flatMap((c) => { const who = identities.get(c); return who?.role === 'gateway' ? [who.gateway] : []; }),
     async close() {
       const closed = Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
       await new Promise<void>((r) => aedes.close(() => r()));
@@ -173,6 +174,7 @@ function watchClients(aedes: Aedes, identities: WeakMap<Client, Identity>, metri
     metrics.connects++;
     const who = identities.get(client);
     if (!who) return;
+    if (who.role === 'reader') return void log.info({ reader: who.gateway, tenant: who.tenant, remote: remoteOf(client) }, 'alarm reader connected');
     log.info({ gateway: who.gateway, tenant: who.tenant, remote: remoteOf(client) }, 'gateway connected');
     presence(who, true);
   });
@@ -180,6 +182,7 @@ function watchClients(aedes: Aedes, identities: WeakMap<Client, Identity>, metri
     metrics.disconnects++;
     const who = identities.get(client);
     if (!who) return;
+    if (who.role === 'reader') return void log.info({ reader: who.gateway }, 'alarm reader disconnected');
     log.info({ gateway: who.gateway }, 'gateway disconnected');
     presence(who, false);
   });

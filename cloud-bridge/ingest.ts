@@ -64,6 +64,19 @@ export interface IngestContext {
 export interface IngestObserver {
   committed(gw: { id: string; tenant: string }, batch: DecodedBatch, receivedMs: number): void;
   gap(g: Gap): void;
+  /** A batch refused because its key was seen before with other content (replay_conflict) or an older epoch came back (epoch_regression). */
+  integrity(e: IntegrityEvent): void;
+}
+
+export interface IntegrityEvent {
+  gateway: string;
+  tenant: string;
+  producerId: string;
+  epoch: number;
+  seqFirst: number;
+  seqLast: number;
+  reasonCode: 'replay_conflict' | 'epoch_regression';
+  reason: string;
 }
 
 interface Gw { id: string; tenant: string }
@@ -239,6 +252,10 @@ export class Ingest {
         if (outcome.reasonCode === 'epoch_regression') m.epochRegressions++;
         else m.replayConflicts++;
         if (this.limiter.allow(`${gw.id}\u0000${outcome.reasonCode}`)) this.log.error({ gateway: gw.id, ...key, reasonCode: outcome.reasonCode, reason: outcome.reason }, 'ALARM: seq reuse (replay with other content or epoch regression); quarantined, not stored');
+        this.observer?.integrity({
+          gateway: gw.id, tenant: gw.tenant, producerId: batch.producerId, epoch: batch.epoch, seqFirst: batch.seqFirst, seqLast: batch.seqFirst + batch.count - 1,
+          reasonCode: outcome.reasonCode, reason: outcome.reason,
+        });
         return this.ack(gw, { ...key, result: 'rejected', reasonCode: outcome.reasonCode, reason: outcome.reason });
       case 'retry':
         bump(m.retry, outcome.reasonCode);

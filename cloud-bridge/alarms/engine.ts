@@ -6,7 +6,8 @@ import type { DecodedBatch } from '../../proto/codec.js';
 import type { MessageBus } from '../message-bus.js';
 import type { Gap } from '../gap-tracker.js';
 import type { CloudStore, TagRow } from '../store/reading-store.js';
-import type { AlarmRecord, NewAlarm } from '../store/analytics-types.js';
+import type { AlarmRecord, AlarmType, NewAlarm } from '../store/analytics-types.js';
+import type { IntegrityEvent } from '../ingest.js';
 import { allRules, expandPreset, globMatcher, type AlarmRule, type AlarmsConfig, type ValueRule } from './rules.js';
 import { newValueState, stepValue, type ValueState } from './evaluate.js';
 import { alarmJson } from './alarm-json.js';
@@ -24,6 +25,10 @@ export interface AlarmContext {
 export type AlarmEvent = 'raised' | 'cleared' | 'acknowledged';
 
 const k = (...parts: string[]): string => parts.join('\u0000');
+/** Rule name of the built-in integrity alarms (replay_conflict, epoch_regression). */
+export const INTEGRITY_RULE = 'ingest-integrity';
+/** Event alarms with nothing to clear them but a person: cleared when acknowledged. */
+const CLEARED_BY_ACK: ReadonlySet<AlarmType> = new Set(['data_gap', 'replay_conflict', 'epoch_regression']);
 
 /** A numeric view of a value for thresholds: booleans as 0/1, 64-bit integers as the nearest double; strings and null have none. */
 function numeric(v: Value): number | null {
@@ -123,6 +128,20 @@ export class AlarmEngine {
     });
   }
 
+  /**
+   * Built-in and always on (no rule to configure): a sequence range that came again with other
+   * content, or an epoch older than one already stored, means readings were at risk of being mixed
+   * up or lost before the cloud; the batch is quarantined and the alarm raised until acknowledged.
+   */
+  integrity(e: IntegrityEvent): void {
+    this.enqueue(async () => {
+      const source = `${e.producerId}:e${e.epoch}:${e.seqFirst}-${e.seqLast}`;
+      const what = e.reasonCode === 'replay_conflict' ? 'sent again with other content' : 'sent with an epoch older than one already stored';
+      await this.raise(k(INTEGRITY_RULE, e.gateway, source), { tenant: e.tenant, gateway: e.gateway, source, rule: INTEGRITY_RULE, type: e.reasonCode, severity: 'alarm', raisedMs: this.now(), value: e.seqLast - e.seqFirst + 1, limit: null,
+        message: `seqs ${e.seqFirst}-${e.seqLast} of producer ${e.producerId} (epoch ${e.epoch}) ${what}: quarantined, not stored (${e.reason})` });
+    });
+  }
+
   /** Acknowledges an alarm of the tenant (any when undefined); a data gap alarm clears with it. null when no such alarm. */
   ack(id: number, by: string, tenant: string | undefined): Promise<AlarmRecord | null> {
     return this.run(async () => {
@@ -133,7 +152,7 @@ export class AlarmEngine {
       const live = this.active.get(key);
       if (live?.id === rec.id) this.active.set(key, rec);
       this.emit('acknowledged', rec);
-      if (rec.type === 'data_gap' && rec.clearedMs === null) return (await this.clear(key, null)) ?? rec;
+      if (CLEARED_BY_ACK.has(rec.type) && rec.clearedMs === null) return (await this.clear(key, null)) ?? rec;
       return rec;
     });
   }

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { checkConnectIdentity, checkForward, checkPublish, checkSubscribe } from '../../cloud-bridge/acl.js';
 import { MqttHeaderScanner } from '../../cloud-bridge/packet-size-guard.js';
 
-const me = { gateway: 'gw-1', tenant: 'ta' };
+const me = { gateway: 'gw-1', tenant: 'ta', role: 'gateway' } as const;
+const reader = { gateway: 'tok-ta1', tenant: 'ta', role: 'reader' } as const;
 
 describe('topic ACL (pure)', () => {
   it('lets a gateway publish only its own data, health, catalog and status, with the tenant of its credential', () => {
@@ -23,6 +24,17 @@ describe('topic ACL (pure)', () => {
     for (const f of ['jinyun/v1/ta/gw-1/+', 'jinyun/v1/ta/+/ack', 'jinyun/#', '#', 'jinyun/v1/tb/gw-1/ack', 'jinyun/v1/ta/gw-1/data']) expect(checkSubscribe(me, f)).toBe(false);
     expect(checkForward(me, 'jinyun/v1/ta/gw-1/ack')).toBe(true);
     expect(checkForward(me, 'jinyun/v1/ta/gw-2/ack')).toBe(false);
+  });
+
+  it('lets a reader (a tenant API token) subscribe to and receive only its tenant\'s alarm topics, and publish nothing', () => {
+    expect(checkSubscribe(reader, 'jinyun/v1/ta/+/alarm')).toBe(true);
+    expect(checkSubscribe(reader, 'jinyun/v1/ta/gw-1/alarm')).toBe(true);
+    for (const f of ['jinyun/v1/tb/+/alarm', 'jinyun/v1/+/+/alarm', 'jinyun/v1/ta/#', 'jinyun/v1/ta/gw-1/data', 'jinyun/v1/ta/gw-1/ack', 'jinyun/v1/ta/gw-1/alarm/#', 'jinyun/v1/ta/a/b/alarm', '#'])
+      expect([f, checkSubscribe(reader, f)]).toEqual([f, false]);
+    expect(checkForward(reader, 'jinyun/v1/ta/gw-2/alarm')).toBe(true);
+    expect(checkForward(reader, 'jinyun/v1/tb/gw-2/alarm')).toBe(false);
+    expect(checkForward(reader, 'jinyun/v1/ta/gw-2/data')).toBe(false);
+    for (const t of ['jinyun/v1/ta/gw-1/alarm', 'jinyun/v1/ta/gw-1/data', 'jinyun/v1/ta/tok-ta1/status']) expect(checkPublish(reader, t, false)).toBe('publish_foreign_topic');
   });
 
   it('refuses wildcards, slashes and NUL in client ids and a username other than the client id', () => {

@@ -50,6 +50,7 @@ describe.skipIf(!have)('mosquitto password and ACL files generated from the regi
   const passwd = join(tmp.dir, 'passwd');
   const acl = join(tmp.dir, 'acl');
   const pw: Record<string, string> = {};
+  let reader: { tokenId: string; token: string };
   let proc: ChildProcess;
   let port = 0;
   const clients: MqttClient[] = [];
@@ -70,6 +71,9 @@ describe.skipIf(!have)('mosquitto password and ACL files generated from the regi
     }
     expect((await admin(['--config', cfg, 'gateway', 'revoke', 'gw-a2', '--mosquitto-passwd', passwd])).code).toBe(0);
     expect(readFileSync(passwd, 'utf8').split('\n').filter(Boolean).map((l) => l.split(':')[0])).toEqual(['gw-a1', 'gw-b1']);
+    const tok = await admin(['--config', cfg, 'token', 'create', '--tenant', 'ta', '--mosquitto-passwd', passwd]);
+    expect(tok.code).toBe(0);
+    reader = JSON.parse(tok.out) as { tokenId: string; token: string };
     appendFileSync(passwd, `jinyun-ingest:${mosquittoHash('ingest-secret')}\n`);
     const gen = await admin(['--config', cfg, 'mosquitto-acl']);
     expect(gen.code).toBe(0);
@@ -99,7 +103,25 @@ describe.skipIf(!have)('mosquitto password and ACL files generated from the regi
     expect(text).toContain('topic read jinyun/v1/tb/gw-b1/ack\ntopic read jinyun/v1/tb/gw-b1/cmd\n');
     expect(text).not.toContain('gw-a2');
     expect(text).toContain('user jinyun-ingest\ntopic read jinyun/v1/+/+/data\n');
+    expect(text).toContain(`user ${reader.tokenId}\ntopic read jinyun/v1/ta/+/alarm\n`);
   });
+
+  it('an API token logs in as an alarm reader: it receives its tenant\'s alarms only and can publish nothing', async () => {
+    const r = await login(reader.tokenId, reader.token.slice(reader.tokenId.length + 1));
+    const got: string[] = [];
+    r.on('message', (t, p) => got.push(`${t} ${p.toString()}`));
+    await r.subscribeAsync(['jinyun/v1/+/+/alarm', 'jinyun/v1/+/+/data'], { qos: 1 });
+    const ingest = await login('jinyun-ingest', 'ingest-secret');
+    const seen: string[] = [];
+    ingest.on('message', (t) => seen.push(t));
+    await ingest.subscribeAsync('jinyun/v1/+/+/data', { qos: 1 });
+    await r.publishAsync(topicFor('ta', 'gw-a1', 'data'), Buffer.from('forged'), { qos: 1 });
+    for (const t of ['jinyun/v1/ta/gw-a1/alarm', 'jinyun/v1/tb/gw-b1/alarm']) await ingest.publishAsync(t, Buffer.from('{"event":"raised"}'), { qos: 1 });
+    await until(() => got.length >= 1, 10_000);
+    await new Promise((res) => setTimeout(res, 300));
+    expect(got).toEqual(['jinyun/v1/ta/gw-a1/alarm {"event":"raised"}']);
+    expect(seen).toEqual([]);
+  }, 30_000);
 
   it('refuses wrong passwords, unknown users and the revoked gateway (its password line was removed)', async () => {
     await expect(login('gw-a1', 'wrong')).rejects.toMatchObject({ code: 5 });

@@ -143,8 +143,13 @@ export class Forwarder {
       this.armDelay(this.opts.maxDelayMs - waited + 1);
       return null;
     }
+    const before = this.spool.unsealed();
     const batch = await this.spool.seal(this.opts);
     if (this.spool.unsealed() === 0) this.firstUnsealedAt = null;
+    // The batch took every reading that was waiting when the seal began, so what is left was appended
+    // during the seal: it waits its own maxDelayMs from now, not the sealed readings' age (which sent
+    // it at the next ACK, in a batch of one or two readings).
+    else if (batch && batch.count >= before) this.firstUnsealedAt = performance.now();
     return batch ? { batch, live: false } : null;
   }
 

@@ -19,7 +19,8 @@ export interface HookDeps {
   throttle: LoginThrottle;
   maxConnectionsPerTenant: number;
   /** Authenticated clients of a tenant connected now. */
-  tenantConnections(tenant: string): number;
+  /** Authenticated connections of the tenant, not counting those with client id `exceptClientId` (a reconnect takes over its own old session). */
+  tenantConnections(tenant: string, exceptClientId: string): number;
   /** Counts (and rate-limit logs) a refusal. */
   refuse(reason: string, fields: Record<string, unknown>): void;
   log: Logger;
@@ -57,7 +58,7 @@ export function brokerHooks(d: HookDeps): Hooks {
         done(Object.assign(new Error(reason), { returnCode: code }) as unknown as AuthenticateError, false);
       };
       const accept = (tenant: string, role: Identity['role'] = 'gateway'): void => {
-        if (d.tenantConnections(tenant) >= d.maxConnectionsPerTenant) return fail('conn_limit_tenant', CONNACK_SERVER_UNAVAILABLE);
+        if (d.tenantConnections(tenant, client.id) >= d.maxConnectionsPerTenant) return fail('conn_limit_tenant', CONNACK_SERVER_UNAVAILABLE);
         d.identities.set(client, { gateway: client.id, tenant, role });
         done(null, true);
       };

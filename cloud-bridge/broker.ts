@@ -88,7 +88,8 @@ export async function startBroker(opts: BrokerOptions, ctx: BrokerContext): Prom
     ...brokerHooks({
       registry: opts.registry, identities, maxConcurrentAuth: m.maxConcurrentAuth, throttle, refuse, log,
       maxConnectionsPerTenant: m.maxConnectionsPerTenant,
-      tenantConnections: (tenant) => clients().filter((c) => identities.get(c)?.tenant === tenant).length,
+      // A gateway reconnecting while its old (maybe half-open) connection lingers replaces it (aedes takes the session over): not counted twice.
+      tenantConnections: (tenant, except) => clients().filter((c) => c.id !== except && identities.get(c)?.tenant === tenant).length,
     }),
   });
   watchClients(aedes, identities, metrics, log, (who, online) => ctx.onPresence?.({ ...who, online, atMs: now() }), refuse);
@@ -139,7 +140,11 @@ export async function startBroker(opts: BrokerOptions, ctx: BrokerContext): Prom
     refuse('tls_handshake_failed', { remote: socket.remoteAddress, err: errorMessage(err).slice(0, 200) });
   });
   if (tlsServer) servers.push(tlsServer);
-  for (const s of servers) s.maxConnections = m.maxConnections;
+  for (const s of servers) {
+    s.maxConnections = m.maxConnections;
+    // Node closes a connection over maxConnections before we see it: count and log it like every refusal.
+    s.on('drop', (d?: { remoteAddress?: string }) => refuse('conn_limit_total', { remote: d?.remoteAddress ?? '?' }));
+  }
   let port = 0;
   let tlsPort = 0;
   try {

@@ -26,7 +26,7 @@ export const cloudConfigSchema = z.strictObject({
     maxClientIdLength: z.number().int().min(1).max(65535).default(64).describe('Longest client id accepted (MQTT 3.1 clients).'),
     drainTimeoutMs: z.number().int().min(0).max(600_000).default(30_000).describe('A client that does not read what the broker writes is disconnected after this time (0 = never).'),
     heartbeatIntervalMs: z.number().int().min(1000).max(3_600_000).default(60_000).describe('Interval of the broker $SYS heartbeat.'),
-    maxConnections: z.number().int().min(1).max(1_000_000).default(10_000).describe('Most TCP connections at once; more are refused by the listener.'),
+    maxConnections: z.number().int().min(1).max(1_000_000).default(10_000).describe('Most TCP connections at once per listener (plain and TLS each); more are closed at accept and counted (conn_limit_total).'),
     maxConcurrentAuth: z.number().int().min(1).max(1024).default(16).describe('Password checks (scrypt) running at once; a CONNECT beyond it is answered "server unavailable".'),
     maxConnectionsPerIp: z.number().int().min(1).max(1_000_000).default(100).describe('Most TCP connections from one IP address at once; more are closed at accept and counted (conn_limit_ip).'),
     maxConnectionsPerTenant: z.number().int().min(1).max(1_000_000).default(1000).describe('Most authenticated gateways of one tenant at once; more are refused at CONNECT (conn_limit_tenant).'),

@@ -125,6 +125,7 @@ describe('listener connection limit (maxConnections)', () => {
     expect(await attempt(bridge.mqttPort, GW1)).toEqual({ kind: 'closed' });
     expect(broker().connections).toBe(2);
     expect(broker().refusals.conn_limit_ip).toBeUndefined(); // the per-IP limit (default 100) is not what closed it
+    await until(() => broker().refusals.conn_limit_total === 1); // Node's 'drop': counted like every refusal
     expect(one.connected).toBe(true);
     await one.endAsync();
     await until(() => broker().connections === 1);
@@ -185,5 +186,19 @@ describe('per-tenant connection limit (maxConnectionsPerTenant)', () => {
     expect({ ...broker().refusals }).toEqual({ conn_limit_tenant: 2 });
     expect([a2.connected, a3.connected, b1.connected]).toEqual([true, true, true]);
     expect(broker().connects).toBe(4); // a1, a2, b1, a3
+  });
+
+  it('lets a gateway of a full tenant reconnect while its old connection still lingers (half-open after a link drop): the new one takes over', async () => {
+    const before = broker().refusals.conn_limit_tenant ?? 0;
+    const oldA1 = await connected(bridge.mqttPort, A1);
+    await connected(bridge.mqttPort, A2);
+    // tenant-a is full; a1 comes back on a new connection while the old one is still open.
+    const closedOld = new Promise<void>((r) => oldA1.once('close', () => r()));
+    const again = await attempt(bridge.mqttPort, A1);
+    expect(again.kind).toBe('connected');
+    await closedOld; // aedes took the session over and closed the old connection
+    expect(broker().refusals.conn_limit_tenant ?? 0).toBe(before);
+    // A third gateway of the tenant is still refused.
+    expect(await attempt(bridge.mqttPort, A3)).toEqual({ kind: 'refused', code: 3 });
   });
 });

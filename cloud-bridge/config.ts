@@ -29,7 +29,7 @@ export const cloudConfigSchema = z.strictObject({
     maxConnections: z.number().int().min(1).max(1_000_000).default(10_000).describe('Most TCP connections at once per listener (plain and TLS each); more are closed at accept and counted (conn_limit_total).'),
     maxConcurrentAuth: z.number().int().min(1).max(1024).default(16).describe('Password checks (scrypt) running at once; a CONNECT beyond it is answered "server unavailable".'),
     maxConnectionsPerIp: z.number().int().min(1).max(1_000_000).default(100).describe('Most TCP connections from one IP address at once; more are closed at accept and counted (conn_limit_ip).'),
-    maxConnectionsPerTenant: z.number().int().min(1).max(1_000_000).default(1000).describe('Most authenticated gateways of one tenant at once; more are refused at CONNECT (conn_limit_tenant).'),
+    maxConnectionsPerTenant: z.number().int().min(1).max(1_000_000).default(1000).describe('Most authenticated connections of one tenant at once (gateways and alarm readers); more are refused at CONNECT (conn_limit_tenant).'),
     failedLoginLimit: z.number().int().min(1).max(1000).default(5).describe('Failed logins of one gateway id or one IP within failedLoginWindowMs before further attempts are refused without a password check.'),
     failedLoginWindowMs: z.number().int().min(1000).max(86_400_000).default(60_000).describe('Window in which failed logins are counted.'),
     loginLockoutMs: z.number().int().min(100).max(86_400_000).default(60_000).describe('How long a throttled gateway id or IP is refused (auth_throttled).'),

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
@@ -12,14 +12,11 @@ import { startCloudBridge } from '../../cloud-bridge/bridge.js';
 import { mosquittoHash, runAdmin } from '../../cloud-bridge/admin.js';
 import { freePort } from '../helpers/ports.js';
 import { tempDir } from '../helpers/tmp.js';
+import { MOSQUITTO_BIN, haveMosquittoBinary } from '../helpers/mosquitto.js';
 import { CATALOG, T0, batchBytes, until } from './helpers.js';
 
-const BIN = '/usr/sbin/mosquitto';
-const have = existsSync(BIN);
-if (!have) {
-  if (process.env.CI === 'true') throw new Error(`${BIN} is missing; under CI=true the Mosquitto suites must run`);
-  console.warn(`SKIPPED: Mosquitto ACL suite: no ${BIN} (it runs under CI=true)`);
-}
+const BIN = MOSQUITTO_BIN;
+const have = haveMosquittoBinary('Mosquitto ACL');
 
 async function admin(args: string[]): Promise<{ out: string; err: string; code: number }> {
   let out = '';

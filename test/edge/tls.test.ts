@@ -9,11 +9,11 @@ import { ModbusSimServer } from '../../simulators/modbus/modbus-sim-server.js';
 import { spawnJinyun, stopChild, type Child } from '../../cli/process.js';
 import { tempDir } from '../helpers/tmp.js';
 import { makePki, type Pki } from '../helpers/tls-certs.js';
-import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
+import { haveMosquittoBinary, startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
 import { until } from '../helpers/edge-child.js';
 
 /** The security checklist (RELIABILITY.md c.3) on the wire: TLS server verification, mutual TLS, last will. */
-describe('edge MQTT over TLS against a real mosquitto', () => {
+describe.skipIf(!haveMosquittoBinary('edge TLS against Mosquitto'))('edge MQTT over TLS against a real mosquitto', () => {
   const tmp = tempDir('jinyun-edge-tls-');
   let pki: Pki;
   let broker: Mosquitto;

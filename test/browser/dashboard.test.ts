@@ -111,6 +111,21 @@ describe.skipIf(skip)('dashboard in headless Chromium against the running demo',
     expect(alarms.find((a) => a.id === Number(id))).toMatchObject({ acknowledged: true, ackBy: ready.user });
     await shot('4-acknowledged');
 
+    // A maintenance tablet (portrait): one column, nothing wider than the screen, the same rows.
+    await page.setViewportSize({ width: 820, height: 1180 });
+    await waitTexts('devices on the tablet', '#devices tbody tr', (t) => t.length === 3);
+    const [scrollWidth, clientWidth] = await page.$eval('html', (el) => [el.scrollWidth, el.clientWidth]);
+    expect(scrollWidth).toBeLessThanOrEqual(clientWidth);
+    const sections = await page.$$eval('#app > section', (els) => els.map((e) => Math.round(e.getBoundingClientRect().width)));
+    expect(sections.length).toBeGreaterThanOrEqual(3);
+    expect(new Set(sections).size).toBe(1); // one column: every section as wide as the others
+    // The remaining Acknowledge button is on screen, not behind a horizontal scroll.
+    const ackRight = await page.$$eval('#alarms button.ack', (els) => els.map((e) => e.getBoundingClientRect().right));
+    expect(ackRight.length).toBe(1);
+    expect(ackRight[0]!).toBeLessThanOrEqual(clientWidth);
+    await shot('5-tablet');
+    await page.setViewportSize({ width: 1280, height: 900 });
+
     await writeSpikeCoil(ready.simPort, false);
     await until('alarms cleared on the dashboard', async () => ((await page.$$('#alarms tbody tr[data-alarm]')).length === 0 ? true : null), 20_000);
     expect(problems).toEqual([]);

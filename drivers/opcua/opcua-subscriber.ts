@@ -71,12 +71,14 @@ export class OpcuaSubscribingDriver extends OpcuaDriver implements SubscribingDr
         this.trouble = null;
       }
       firstDone();
-      await live?.close();
-      if (this.closed) break;
-      if (live) {
+      // The outage shows in the data at once (stamped when it was detected), before a teardown that
+      // may wait on an unresponsive server.
+      if (live && !this.closed && reason !== 'closed') {
         lostAt = performance.now();
         onReadings(points.map((p) => badReading(p.tagId, Quality.BadNoCommunication, this.now())));
       }
+      await live?.close();
+      if (this.closed) break;
       this.dropLink(reason);
       await sleep(this.backoff.next(), this.stop.signal).catch(() => undefined);
     }

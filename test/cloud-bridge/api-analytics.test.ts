@@ -244,7 +244,7 @@ describe('API analytics: aggregates, CSV export, alarms, tenant isolation, bad p
     }
   });
 
-  it('GET /export.csv streams a million rows page by page with bounded memory', async () => {
+  it('GET /export.csv streams a million rows page by page with bounded memory (the store reads stop while the client does not read)', async () => {
     const db = await Sqlite.open(join(tmp.dir, 'cloud.db'));
     const sid = (await db.get<{ id: number }>("SELECT id FROM series WHERE gateway = 'gw-a' AND key = 'meter/energy'"))!.id;
     await db.exec(`PRAGMA busy_timeout = 5000; INSERT INTO readings (series_id, ts, kind, value, value_text, quality, epoch, seq, historical)
@@ -259,7 +259,21 @@ describe('API analytics: aggregates, CSV export, alarms, tenant isolation, bad p
     expect(res.headers.get('content-type')).toBe('text/csv; charset=utf-8');
     let lines = 0; let bytes = 0; let head = ''; let tail = '';
     const dec = new TextDecoder();
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+    // Backpressure: a client that stops reading stops the store reads (the server never runs ahead
+    // and buffers the export): after the first chunk, pause and watch the page count settle.
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+    const firstChunk = await reader.read();
+    await new Promise((r) => setTimeout(r, 1000));
+    const pausedA = pages.length;
+    await new Promise((r) => setTimeout(r, 500));
+    const pausedB = pages.length;
+    console.info(`export paused after the first chunk: ${pausedA} then ${pausedB} of ${1_000_000 / EXPORT_PAGE_ROWS + 1} pages read from the store`);
+    expect(pausedB).toBe(pausedA);
+    expect(pausedB).toBeLessThan(60); // socket and stream buffers hold a few MB at most, of ~60 MB
+    reader.releaseLock();
+    const rest = res.body as unknown as AsyncIterable<Uint8Array>;
+    const chunks = (async function* () { if (firstChunk.value) yield firstChunk.value; yield* rest; })();
+    for await (const chunk of chunks) {
       const s = dec.decode(chunk, { stream: true });
       if (head.length < 200) head += s;
       tail = (tail + s).slice(-200);

@@ -79,6 +79,30 @@ describe('HTTP API /api/v1 (fastify inject)', () => {
     expect((await get('/latest')).body.items).toHaveLength(4);
   });
 
+  it('every list pages with limit and offset: items, total and the next offset, in a stable order, and refuses bad paging', async () => {
+    for (const path of ['/gateways', '/devices?gateway=gw-1', '/tags?gateway=gw-1', '/latest?gateway=gw-1']) {
+      const sep = path.includes('?') ? '&' : '?';
+      const all = (await get(path)).body as { items: unknown[]; total: number; next: number | null };
+      expect([path, all.total, all.next]).toEqual([path, all.items.length, null]);
+      expect(all.total).toBeGreaterThanOrEqual(2);
+      const seen: unknown[] = [];
+      let offset: number | null = 0;
+      while (offset !== null) {
+        const p = (await get(`${path}${sep}limit=1&offset=${offset}`)).body as { items: unknown[]; total: number; next: number | null };
+        expect([path, p.items.length, p.total]).toEqual([path, 1, all.total]);
+        seen.push(...p.items);
+        offset = p.next;
+      }
+      expect(seen).toEqual(all.items);
+      expect((await get(`${path}${sep}offset=${all.total}`)).body).toMatchObject({ items: [], next: null });
+    }
+    for (const [q, msg] of [['limit=0', /limit must be between 1 and 10000/], ['limit=10001', /limit must be between 1 and 10000/], ['offset=-1', /offset must be a non-negative integer/]] as const) {
+      const r = await get(`/gateways?${q}`);
+      expect([q, r.status]).toEqual([q, 400]);
+      expect((r.body as unknown as { message: string }).message).toMatch(msg);
+    }
+  });
+
   it('GET /series returns raw readings by time with NaN/Infinity as strings and pages with next', async () => {
     const p1 = (await get('/series?gateway=gw-1&tag=pump/flow')).body;
     expect(p1.items.map((i) => i.value)).toEqual([0.5, 1.5, 2.5, 3.5]);

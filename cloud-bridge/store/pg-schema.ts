@@ -42,7 +42,8 @@ const MIGRATIONS: string[] = [
 
 export const PG_SCHEMA_VERSION = MIGRATIONS.length;
 
-export async function pgMigrate(c: PoolClient, schema: string): Promise<void> {
+/** Brings the schema to PG_SCHEMA_VERSION (or `upTo`, for tests that build an older one); refuses a schema newer than this program. */
+export async function pgMigrate(c: PoolClient, schema: string, upTo: number = MIGRATIONS.length): Promise<void> {
   await c.query('SELECT pg_advisory_lock(hashtext($1))', [`jinyun-migrate:${schema}`]);
   try {
     await c.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
@@ -52,7 +53,7 @@ export async function pgMigrate(c: PoolClient, schema: string): Promise<void> {
     if (!row) await c.query('INSERT INTO schema_version VALUES (0)');
     let version = row?.version ?? 0;
     if (version > MIGRATIONS.length) throw new Error(`schema ${schema} has version ${version}, newer than this program knows (${MIGRATIONS.length})`);
-    while (version < MIGRATIONS.length) {
+    while (version < upTo) {
       await c.query('BEGIN');
       try {
         await c.query(MIGRATIONS[version]!);

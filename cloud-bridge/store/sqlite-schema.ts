@@ -129,13 +129,14 @@ export async function applyPragmas(db: Sqlite): Promise<void> {
   await db.exec('PRAGMA foreign_keys = OFF');
 }
 
-export async function migrate(db: Sqlite): Promise<void> {
+/** Brings the file to SCHEMA_VERSION (or `upTo`, for tests that build an older file); refuses a file newer than this program. */
+export async function migrate(db: Sqlite, upTo: number = MIGRATIONS.length): Promise<void> {
   await db.exec('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)');
   const row = await db.get<{ version: number }>('SELECT version FROM schema_version');
   let version = row?.version ?? 0;
   if (!row) await db.run('INSERT INTO schema_version (version) VALUES (0)');
   if (version > MIGRATIONS.length) throw new Error(`${db.file} has schema version ${version}, newer than this program knows (${MIGRATIONS.length})`);
-  while (version < MIGRATIONS.length) {
+  while (version < upTo) {
     const sql = MIGRATIONS[version]!;
     const target = version + 1;
     await db.transaction(async () => {

@@ -2,6 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createServer, type Server } from 'node:net';
 import { spawnJinyun, stopChild, type Child } from '../../cli/process.js';
 import { tempDir } from '../helpers/tmp.js';
+import { freePort } from '../helpers/ports.js';
 
 function occupy(port: number): Promise<Server | null> {
   return new Promise((resolve) => {
@@ -44,4 +45,14 @@ describe('jinyun demo', () => {
     expect(typeof methane?.value).toBe('number');
     expect(latest.items.length).toBeGreaterThan(5);
   });
+
+  it('MQTT_PORT and HTTP_PORT choose the ports', async () => {
+    if (demo) await stopChild(demo, 'SIGINT');
+    const [mqttPort, httpPort] = [await freePort(), await freePort()];
+    demo = spawnJinyun(['demo'], { env: { JINYUN_DEMO_DIR: tmp.dir, MQTT_PORT: String(mqttPort), HTTP_PORT: String(httpPort) } });
+    const ready = await demo.waitFor('ready', 30_000);
+    expect([ready.mqttPort, ready.httpPort]).toEqual([mqttPort, httpPort]);
+    expect(String(ready.api)).toBe(`http://127.0.0.1:${httpPort}/api/v1`);
+    expect((await fetch(`${String(ready.api)}/latest`, { headers: { authorization: `Bearer ${String(ready.user)}.${String(ready.password)}` } })).status).toBe(200);
+  }, 45_000);
 });

@@ -66,6 +66,23 @@ describe('OPC UA security against the simulator', () => {
       expect(good).toBe(true);
       expect(drv.health().state).toBe('ok');
       expect(f.sim.sessions()).toEqual([{ securityMode: 'SignAndEncrypt', securityPolicy: 'Basic256Sha256', user: 'anonymous' }]);
+      await drv.close();
+
+      // `jinyun certs reject` takes the trust back: the certificate returns to rejected/ and a new connection is refused.
+      const back = await jinyunCli(['certs', 'reject', rejected[0]!.thumbprint.slice(0, 10), '--pki', pki]);
+      expect(back).toMatch(/^rejected .* \([0-9a-f]{40}\) -> .*rejected\/.*\.pem\n$/);
+      expect(listCertificates(pki).map((c) => c.store).sort()).toEqual(['own', 'rejected']);
+      const drv2 = new OpcuaDriver(d, { logger: silentLogger() });
+      try {
+        const [again] = await drv2.read(points(d));
+        expect(again).toMatchObject({ value: null, quality: Quality.BadConfigurationError });
+        expect(drv2.health().errorsByKind).toEqual({ BadCertificateUntrusted: 1 });
+      } finally {
+        await drv2.close();
+      }
+      // Trusted again for the tests below.
+      await jinyunCli(['certs', 'trust', rejected[0]!.thumbprint.slice(0, 10), '--pki', pki]);
+      expect(listCertificates(pki).map((c) => c.store).sort()).toEqual(['own', 'trusted']);
     } finally {
       await drv.close();
     }

@@ -18,6 +18,8 @@ export const ADMIN_HELP = `usage: jinyun admin --config FILE <command>
                                                   --mosquitto-passwd removes its line from that mosquitto password file
   token create --tenant T [--mosquitto-passwd F]  create an API token for the tenant; printed ONCE. It is also an MQTT
                                                   login (username = client id = token id) that may read the tenant's alarms
+  token revoke ID [--mosquitto-passwd F]          revoke an API token: refused by the API and the broker within registry.pollMs
+                                                  (an alarm reader logged in with it is disconnected)
   mosquitto-acl                                   print a mosquitto ACL file generated from the registry
 `;
 
@@ -69,6 +71,13 @@ function appendMosquittoPasswd(file: string | undefined, user: string, password:
   if (fresh) chmodSync(file, 0o600);
 }
 
+/** Removes the user's line from a mosquitto password file, when one is given and exists. */
+function removeMosquittoPasswd(file: string | undefined, user: string): void {
+  if (!file || !existsSync(file)) return;
+  const lines = readFileSync(file, 'utf8').split('\n').filter((l) => l.length > 0);
+  writeFileSync(file, lines.filter((l) => !l.startsWith(`${user}:`)).map((l) => `${l}\n`).join(''), { mode: 0o600 });
+}
+
 function needId(v: string | undefined, what: string): string {
   if (!v) throw new UsageError(`${what} is missing\n\n${ADMIN_HELP}`);
   if (!ID_PATTERN.test(v)) throw new UsageError(`${what} "${v.slice(0, 80)}" must be 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit`);
@@ -97,11 +106,7 @@ async function run(store: CloudStore, words: string[], values: { tenant?: string
     case 'gateway revoke': {
       const id = needId(arg, 'gateway id');
       await store.applyRegistry({ op: 'revokeGateway', id, atMs });
-      const file = values['mosquitto-passwd'];
-      if (file && existsSync(file)) {
-        const lines = readFileSync(file, 'utf8').split('\n').filter((l) => l.length > 0);
-        writeFileSync(file, lines.filter((l) => !l.startsWith(`${id}:`)).map((l) => `${l}\n`).join(''), { mode: 0o600 });
-      }
+      removeMosquittoPasswd(values['mosquitto-passwd'], id);
       return out({ gateway: id, revoked: true });
     }
     case 'token create': {
@@ -112,6 +117,12 @@ async function run(store: CloudStore, words: string[], values: { tenant?: string
       appendMosquittoPasswd(values['mosquitto-passwd'], id, s);
       io.stderr.write('The token is shown once and not stored; send it as `Authorization: Bearer <token>`, or log in to MQTT with username and client id = tokenId, password = the part after the dot, to read the tenant\'s alarms.\n');
       return out({ tenant, tokenId: id, token: `${id}.${s}` });
+    }
+    case 'token revoke': {
+      const id = needId(arg, 'token id');
+      await store.applyRegistry({ op: 'revokeToken', id, atMs });
+      removeMosquittoPasswd(values['mosquitto-passwd'], id);
+      return out({ tokenId: id, revoked: true });
     }
     case 'mosquitto-acl ': {
       io.stdout.write(mosquittoAcl(await store.loadRegistry()));

@@ -93,13 +93,13 @@ export async function startBroker(opts: BrokerOptions, ctx: BrokerContext): Prom
     }),
   });
   watchClients(aedes, identities, metrics, log, (who, online) => ctx.onPresence?.({ ...who, online, atMs: now() }), refuse);
-  // Revocation: the registry noticed; the live connection goes now, its session with it (CR 2.6).
+  // Revocation (of a gateway, or of the API token an alarm reader logged in with): the registry noticed; the live connection goes now, its session with it (CR 2.6).
   opts.registry.onRevoked((gateway) => {
     for (const c of clients()) {
       const who = identities.get(c);
-      if (who?.role !== 'gateway' || who.gateway !== gateway) continue;
+      if (who?.gateway !== gateway) continue; // a gateway, or an alarm reader logged in with the token
       bump(metrics.refusals, 'revoked_disconnect');
-      log.warn({ gateway, remote: remoteOf(c) }, 'revoked gateway disconnected');
+      log.warn({ [who.role === 'gateway' ? 'gateway' : 'reader']: gateway, remote: remoteOf(c) }, who.role === 'gateway' ? 'revoked gateway disconnected' : 'alarm reader of a revoked token disconnected');
       c.close();
     }
   });

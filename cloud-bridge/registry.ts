@@ -38,7 +38,7 @@ export class Registry {
     await this.polling;
   }
 
-  /** Called with the id of every gateway that stops being active (revoked or removed). */
+  /** Called with the id of every gateway or API token that stops being active (revoked or removed). */
   onRevoked(listener: (gatewayId: string) => void): void {
     this.revokedListeners.push(listener);
   }
@@ -49,9 +49,9 @@ export class Registry {
     return g && !g.revoked ? g : undefined;
   }
 
-  /** Whether the id was registered and then revoked. */
+  /** Whether the id (a gateway or an API token) was registered and then revoked. */
   isRevoked(id: string): boolean {
-    return this.byId.get(id)?.revoked === true;
+    return this.byId.get(id)?.revoked === true || this.snapshot.tokens.some((t) => t.id === id && t.revoked);
   }
 
   activeTokens(): RegistryToken[] {
@@ -74,6 +74,7 @@ export class Registry {
   private async reload(): Promise<void> {
     const next = await this.store.loadRegistry();
     const before = this.byId;
+    const tokensBefore = this.snapshot.tokens.filter((t) => !t.revoked).map((t) => t.id);
     this.snapshot = next;
     this.byId = new Map(next.gateways.map((g) => [g.id, g]));
     for (const [id, old] of before) {
@@ -83,6 +84,12 @@ export class Registry {
         this.log.warn({ gateway: id, tenant: old.tenant }, 'gateway revoked');
         for (const l of this.revokedListeners) l(id);
       }
+    }
+    const activeTokens = new Set(next.tokens.filter((t) => !t.revoked).map((t) => t.id));
+    for (const id of tokensBefore) {
+      if (activeTokens.has(id)) continue;
+      this.log.warn({ token: id }, 'API token revoked');
+      for (const l of this.revokedListeners) l(id);
     }
     this.log.info({ revision: next.revision, gateways: next.gateways.length, tenants: next.tenants.length }, 'registry loaded');
   }

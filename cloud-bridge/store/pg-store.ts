@@ -230,6 +230,13 @@ export class PgStore implements CloudStore {
           if (!(await one('SELECT 1 FROM tenants WHERE id = $1', [ch.tenant]))) throw new RegistryError('unknown_tenant', `tenant "${ch.tenant}" does not exist`);
           await c.query('INSERT INTO api_tokens (id, tenant, token_hash, created_ms) VALUES ($1, $2, $3, $4)', [ch.id, ch.tenant, ch.tokenHash, ch.atMs]);
           break;
+        case 'revokeToken': {
+          const old = await one('SELECT revoked_ms FROM api_tokens WHERE id = $1', [ch.id]);
+          if (!old) throw new RegistryError('unknown_token', `token "${ch.id}" does not exist`);
+          if (old.revoked_ms !== null) throw new RegistryError('already_revoked', `token "${ch.id}" is already revoked`);
+          await c.query("UPDATE api_tokens SET revoked_ms = $1, token_hash = '' WHERE id = $2", [ch.atMs, ch.id]);
+          break;
+        }
         case 'seedGateways':
           for (const g of ch.gateways) {
             await c.query('INSERT INTO tenants (id, created_ms) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING', [g.tenant, ch.atMs]);

@@ -162,6 +162,8 @@ export type RegistryChange =
   | { op: 'addGateway'; id: string; tenant: string; passwordHash: string | null; atMs: number }
   | { op: 'revokeGateway'; id: string; atMs: number }
   | { op: 'addToken'; id: string; tenant: string; tokenHash: string; atMs: number }
+  /** An API token (and alarm-reader login) stops working: its hash is dropped, the id is never reused. */
+  | { op: 'revokeToken'; id: string; atMs: number }
   /** Gateways listed in the config file: tenants created, gateways inserted or their hash updated; a revoked one stays revoked. */
   | { op: 'seedGateways'; gateways: { id: string; tenant: string; passwordHash: string }[]; atMs: number };
 

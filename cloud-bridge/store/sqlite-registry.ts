@@ -47,6 +47,13 @@ export function sqliteApplyRegistry(db: Sqlite, c: RegistryChange): Promise<void
         await db.run('INSERT INTO api_tokens (id, tenant, token_hash, created_ms) VALUES (?, ?, ?, ?)', [c.id, c.tenant, c.tokenHash, c.atMs]);
         break;
       }
+      case 'revokeToken': {
+        const old = await db.get<{ revoked_ms: number | null }>('SELECT revoked_ms FROM api_tokens WHERE id = ?', [c.id]);
+        if (!old) throw new RegistryError('unknown_token', `token "${c.id}" does not exist`);
+        if (old.revoked_ms !== null) throw new RegistryError('already_revoked', `token "${c.id}" is already revoked`);
+        await db.run("UPDATE api_tokens SET revoked_ms = ?, token_hash = '' WHERE id = ?", [c.atMs, c.id]);
+        break;
+      }
       case 'seedGateways': {
         for (const g of c.gateways) {
           await db.run('INSERT INTO tenants (id, created_ms) VALUES (?, ?) ON CONFLICT (id) DO NOTHING', [g.tenant, c.atMs]);

@@ -5,6 +5,9 @@ import type { CloudBridge } from '../../cloud-bridge/bridge.js';
 import { hashPassword } from '../../cloud-bridge/credentials.js';
 import { INTEGRITY_RULE } from '../../cloud-bridge/alarms/engine.js';
 import { tempDir } from '../helpers/tmp.js';
+import { buildApi } from '../../cloud-bridge/api.js';
+import { cloudConfigSchema } from '../../cloud-bridge/config.js';
+import { silentLogger } from '../../core/logger.js';
 import { CATALOG, GW1, GW2, T0, batchBytes, connectGateway, startTestBridge, testConfig, until, type TestGateway } from './helpers.js';
 
 const READER = { id: 'tok-reader-a', secret: 'reader-secret-of-tenant-a-0001' };
@@ -91,4 +94,22 @@ describe('alarm readers on the embedded broker, and the integrity alarm', () => 
     await expect(mqtt.connectAsync(`mqtt://127.0.0.1:${bridge.mqttPort}`, { clientId: READER.id, username: READER.id, password: 'wrong-secret-0000000000', reconnectPeriod: 0, protocolVersion: 4 })).rejects.toThrow(/Not authorized/i);
     expect(bridge.metrics.broker?.refusals.auth_bad_password).toBe(1);
   });
+  it('revoking the token disconnects its reader at once, refuses it at the broker and the API', async () => {
+    // An API with token auth over the same store and registry (the test bridge's API listens on loopback without auth).
+    const tokenApi = buildApi(bridge.store, { http: cloudConfigSchema.parse({ store: { type: 'sqlite', path: 'x' }, http: { auth: 'token' } }).http }, { logger: silentLogger(), registry: bridge.registry });
+    const status = async () => (await tokenApi.inject({ method: 'GET', url: '/api/v1/alarms', headers: { authorization: `Bearer ${READER.id}.${READER.secret}` } })).statusCode;
+    expect(await status()).toBe(200);
+    const r = await mqtt.connectAsync(`mqtt://127.0.0.1:${bridge.mqttPort}`, { clientId: READER.id, username: READER.id, password: READER.secret, reconnectPeriod: 0, protocolVersion: 4 });
+    const closed = new Promise<void>((res) => r.once('close', () => res()));
+    await bridge.store.applyRegistry({ op: 'revokeToken', id: READER.id, atMs: Date.now() });
+    await bridge.registry.poll();
+    await closed;
+    expect(bridge.metrics.broker?.refusals.revoked_disconnect).toBe(1);
+    await expect(mqtt.connectAsync(`mqtt://127.0.0.1:${bridge.mqttPort}`, { clientId: READER.id, username: READER.id, password: READER.secret, reconnectPeriod: 0, protocolVersion: 4 })).rejects.toThrow(/Not authorized/i);
+    expect(bridge.metrics.broker?.refusals.auth_revoked).toBe(1);
+    expect(await status()).toBe(401);
+    await tokenApi.close();
+    await expect(bridge.store.applyRegistry({ op: 'revokeToken', id: READER.id, atMs: Date.now() })).rejects.toThrow(`token "${READER.id}" is already revoked`);
+  });
+
 });

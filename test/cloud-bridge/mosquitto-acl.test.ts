@@ -120,6 +120,20 @@ describe.skipIf(!have)('mosquitto password and ACL files generated from the regi
     expect(seen).toEqual([]);
   }, 30_000);
 
+  it('jinyun admin token revoke removes the token from the ACL and its mosquitto password line', async () => {
+    const t = await admin(['--config', cfg, 'token', 'create', '--tenant', 'tb', '--mosquitto-passwd', passwd]);
+    const { tokenId } = JSON.parse(t.out) as { tokenId: string };
+    expect((await admin(['--config', cfg, 'mosquitto-acl'])).out).toContain(`user ${tokenId}\ntopic read jinyun/v1/tb/+/alarm\n`);
+    expect(readFileSync(passwd, 'utf8')).toContain(`${tokenId}:`);
+    const r = await admin(['--config', cfg, 'token', 'revoke', tokenId, '--mosquitto-passwd', passwd]);
+    expect([r.code, JSON.parse(r.out)]).toEqual([0, { tokenId, revoked: true }]);
+    expect((await admin(['--config', cfg, 'mosquitto-acl'])).out).not.toContain(tokenId);
+    expect(readFileSync(passwd, 'utf8')).not.toContain(`${tokenId}:`);
+    const again = await admin(['--config', cfg, 'token', 'revoke', tokenId]);
+    expect(again.code).not.toBe(0);
+    expect(again.err).toContain(`token "${tokenId}" is already revoked`);
+  });
+
   it('refuses wrong passwords, unknown users and the revoked gateway (its password line was removed)', async () => {
     await expect(login('gw-a1', 'wrong')).rejects.toMatchObject({ code: 5 });
     await expect(login('gw-a2', pw['gw-a2']!)).rejects.toMatchObject({ code: 5 });

@@ -163,6 +163,11 @@ export function describeCloudStore(name: string, open: (dir: string) => Promise<
       expect(reg.gateways.find((g) => g.id === 'g10')).toMatchObject({ tenant: 'newco', revoked: false });
       expect(reg.tenants).toContain('newco');
       expect(await store.registryRevision()).toBe(reg.revision);
+      // A revoked token keeps its id (never reused) and loses its hash.
+      await store.applyRegistry({ op: 'revokeToken', id: 'tok-1', atMs: T0 });
+      await expect(store.applyRegistry({ op: 'revokeToken', id: 'tok-1', atMs: T0 })).rejects.toMatchObject({ code: 'already_revoked' });
+      await expect(store.applyRegistry({ op: 'revokeToken', id: 'tok-x', atMs: T0 })).rejects.toMatchObject({ code: 'unknown_token' });
+      expect((await store.loadRegistry()).tokens).toEqual([{ id: 'tok-1', tenant: 'acme', tokenHash: '', revoked: true }]);
     });
 
     it('keeps what was committed across a close and reopen', async () => {

@@ -106,13 +106,13 @@ export async function startBroker(opts: BrokerOptions, ctx: BrokerContext): Prom
 
   const sockets = new Set<Socket>();
   const perIp = new Map<string, number>();
-  const onSocket = (socket: Socket): void => {
+  /** Admission on the TCP connection, before any TLS handshake or MQTT byte: per-IP limit, bookkeeping. */
+  const admit = (socket: Socket): boolean => {
     const ip = socket.remoteAddress ?? '?';
     const n = (perIp.get(ip) ?? 0) + 1;
     if (n > m.maxConnectionsPerIp) {
       refuse('conn_limit_ip', { remote: ip });
-      socket.destroy();
-      return;
+      return false;
     }
     perIp.set(ip, n);
     sockets.add(socket);
@@ -124,19 +124,33 @@ export async function startBroker(opts: BrokerOptions, ctx: BrokerContext): Prom
       if (left <= 0) perIp.delete(ip);
       else perIp.set(ip, left);
     });
+    return true;
+  };
+  /** An admitted connection (plain, or TLS after its handshake) goes to aedes behind the packet-size guard. */
+  const serve = (socket: Socket): void => {
+    const ip = socket.remoteAddress ?? '?';
     socket.setNoDelay(true);
     const guarded = new GuardedSocket(socket, m.maxPacketBytes, (reason: GuardRefusal) => refuse(reason, { remote: ip }));
     guarded.on('error', () => undefined);
     aedes.handle(guarded);
   };
   const servers: Server[] = [];
-  if (m.plainListener) servers.push(createServer(onSocket));
+  if (m.plainListener) servers.push(createServer((socket) => (admit(socket) ? serve(socket) : socket.destroy())));
   const tlsServer = m.tls ? createTlsServer({
     cert: readFileSync(m.tls.certFile), key: readFileSync(m.tls.keyFile), ca: m.tls.caFile ? readFileSync(m.tls.caFile) : undefined,
     minVersion: 'TLSv1.2', requestCert: m.tls.clientCert !== 'none', rejectUnauthorized: m.tls.clientCert === 'required',
     handshakeTimeout: m.connectTimeoutMs,
-  }, onSocket) : undefined;
+  }, serve) : undefined;
+  // TLS: the per-IP limit applies to the raw TCP connection, so a handshake flood from one address is cut before any crypto work.
+  const refusedRaw = new WeakSet<Socket>();
+  tlsServer?.on('connection', (raw: Socket) => {
+    if (admit(raw)) return;
+    refusedRaw.add(raw);
+    raw.destroy();
+  });
   tlsServer?.on('tlsClientError', (err, socket) => {
+    // A connection we refused at admission ends the handshake too: already counted as conn_limit_ip.
+    if (refusedRaw.has((socket as unknown as { _parent?: Socket })._parent as Socket)) return;
     refuse('tls_handshake_failed', { remote: socket.remoteAddress, err: errorMessage(err).slice(0, 200) });
   });
   if (tlsServer) servers.push(tlsServer);

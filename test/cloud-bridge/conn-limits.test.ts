@@ -1,11 +1,13 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type Socket } from 'node:net';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { cloudConfigSchema } from '../../cloud-bridge/config.js';
 import { hashPassword } from '../../cloud-bridge/credentials.js';
 import type { CloudBridge } from '../../cloud-bridge/bridge.js';
 import { tempDir } from '../helpers/tmp.js';
+import { makePki } from '../helpers/tls-certs.js';
 import { GW1, GW2, startTestBridge, testConfig, until } from './helpers.js';
 
 /** What became of one MQTT connection attempt. */
@@ -200,5 +202,47 @@ describe('per-tenant connection limit (maxConnectionsPerTenant)', () => {
     expect(broker().refusals.conn_limit_tenant ?? 0).toBe(before);
     // A third gateway of the tenant is still refused.
     expect(await attempt(bridge.mqttPort, A3)).toEqual({ kind: 'refused', code: 3 });
+  });
+});
+
+describe('per-IP connection limit on the TLS listener: applied before the handshake', () => {
+  let tmp: ReturnType<typeof tempDir>;
+  let bridge: CloudBridge;
+  const broker = () => bridge.metrics.broker!;
+
+  beforeAll(async () => {
+    tmp = tempDir('jinyun-connlimit-tls-');
+    const pki = makePki(tmp.dir);
+    bridge = await startTestBridge(await testConfig(tmp.dir, { mqtt: { maxConnectionsPerIp: 2, connectTimeoutMs: 30_000, plainListener: false, tls: { port: 0, certFile: pki.server.cert, keyFile: pki.server.key } } }));
+  });
+
+  afterAll(async () => {
+    await bridge?.close();
+    tmp?.cleanup();
+  });
+
+  /** A TLS connection: 'secure' once the handshake completed, 'closed' when the server closed it before. */
+  const tlsAttempt = (port: number): Promise<{ kind: 'secure'; socket: TLSSocket } | { kind: 'closed' }> => new Promise((resolve) => {
+    const s = tlsConnect({ port, host: '127.0.0.1', rejectUnauthorized: false });
+    s.once('secureConnect', () => resolve({ kind: 'secure', socket: s }));
+    s.on('error', () => undefined);
+    s.once('close', () => resolve({ kind: 'closed' }));
+  });
+
+  it('a third TLS connection from one address is closed before its handshake, counted once as conn_limit_ip (not as a failed handshake)', async () => {
+    const port = bridge.mqttTlsPort;
+    const a = await tlsAttempt(port);
+    const b = await tlsAttempt(port);
+    expect([a.kind, b.kind]).toEqual(['secure', 'secure']);
+    expect(await tlsAttempt(port)).toEqual({ kind: 'closed' });
+    await until(() => broker().refusals.conn_limit_ip === 1);
+    await new Promise((r) => setTimeout(r, 100));
+    expect({ ...broker().refusals }).toEqual({ conn_limit_ip: 1 });
+    if (a.kind === 'secure') a.socket.destroy();
+    await until(() => broker().connections === 1);
+    const c = await tlsAttempt(port);
+    expect(c.kind).toBe('secure');
+    if (c.kind === 'secure') c.socket.destroy();
+    if (b.kind === 'secure') b.socket.destroy();
   });
 });

@@ -157,8 +157,25 @@ export class MqttLink extends EventEmitter<LinkEvents> {
     if (!client) return;
     if (last && this.up) await this.publish(last.topic, last.payload, { qos: 1, retain: true }).catch(() => undefined);
     this.up = false;
-    await client.endAsync(false).catch(() => client.end(true));
+    // end(false) waits for every QoS 1 publish still in flight to be PUBACKed, and mqtt.js can keep one
+    // from an earlier connection whose PUBACK never comes (seen after a network cut): the close then
+    // never finished. Nothing depends on those PUBACKs (the spool keeps every reading until the ingest's
+    // ACK), so they get a moment, and then the connection is dropped without waiting.
+    const stuck = await outgoingSettled(client, CLOSE_PUBACK_WAIT_MS);
+    if (stuck > 0) this.opts.logger.warn({ publishes: stuck, connected: client.connected }, 'mqtt close: publishes still without a PUBACK; closing without waiting for them (the broker may publish the last will)');
+    await client.endAsync(stuck > 0).catch(() => undefined);
   }
+}
+
+/** How long close() waits for the PUBACKs of publishes in flight. */
+const CLOSE_PUBACK_WAIT_MS = 2000;
+
+/** Waits until no QoS 1 publish awaits its PUBACK, or ms passed; returns how many still wait. */
+async function outgoingSettled(client: MqttClient, ms: number): Promise<number> {
+  const waiting = (): number => Object.keys(client.outgoing).length;
+  const end = performance.now() + ms;
+  while (waiting() > 0 && client.connected && performance.now() < end) await new Promise((r) => setTimeout(r, 20));
+  return waiting();
 }
 
 const UNTRUSTED = new Set(['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'UNABLE_TO_GET_ISSUER_CERT', 'CERT_UNTRUSTED']);

@@ -48,10 +48,12 @@ export const toStored = (r: BlockRow): StoredBlock => ({ seqFirst: r.seq_first, 
 
 /**
  * The longest run of blocks from the start of `rows` (in seq order for the head, reverse for the
- * tail) that follow each other, share an epoch and a time base, and fit the batch limits. Returned
- * in seq order.
+ * tail) that follow each other, share an epoch and a time base, fit the batch limits, and lie on the
+ * same side of `historicalBefore` (source time): a batch is flagged historical as a whole, so live
+ * blocks never ride in a batch of backlog and are never flagged historical with it. Returned in seq
+ * order.
  */
-export function pickRun(rows: BlockRow[], limits: { maxReadings: number; maxBytes: number }, end: 'head' | 'tail'): BlockRow[] {
+export function pickRun(rows: BlockRow[], limits: { maxReadings: number; maxBytes: number }, end: 'head' | 'tail', historicalBefore = -Infinity): BlockRow[] {
   const picked: BlockRow[] = [];
   let count = 0;
   let bytes = 64;
@@ -61,6 +63,7 @@ export function pickRun(rows: BlockRow[], limits: { maxReadings: number; maxByte
     if (prev && anchor) {
       const follows = end === 'head' ? r.seq_first === prev.seq_last + 1 : r.seq_last === prev.seq_first - 1;
       if (!follows || r.epoch !== anchor.epoch || !fitsTimeBase(anchor.base_ts, r.base_ts)) break;
+      if ((r.base_ts < historicalBefore) !== (anchor.base_ts < historicalBefore)) break;
     }
     const wire = blockWireBytes(toStored(r));
     if (prev && (count + r.count > limits.maxReadings || bytes + wire > limits.maxBytes)) break;

@@ -219,13 +219,15 @@ export class Spool {
    */
   async seal(limits: BatchLimits, end: 'head' | 'tail' = 'head'): Promise<SpoolBatch | null> {
     const rows = await this.store.unsealedBlocks(200, end);
-    const picked = pickRun(rows, limits, end);
+    const now = this.now();
+    // Readings older than historicalAfterMs are backlog: never in one batch with live ones.
+    const picked = pickRun(rows, limits, end, now - limits.historicalAfterMs);
     const first = picked[0];
     const last = picked[picked.length - 1];
     if (!first || !last) return null;
     const count = picked.reduce((n, r) => n + r.count, 0);
-    const historical = this.now() - first.base_ts > limits.historicalAfterMs;
-    await this.store.insertBatch({ seqFirst: first.seq_first, seqLast: last.seq_last, epoch: first.epoch, count, historical, sealedMs: this.now(), head: end === 'head' });
+    const historical = now - first.base_ts > limits.historicalAfterMs;
+    await this.store.insertBatch({ seqFirst: first.seq_first, seqLast: last.seq_last, epoch: first.epoch, count, historical, sealedMs: now, head: end === 'head' });
     return { epoch: first.epoch, seqFirst: first.seq_first, seqLast: last.seq_last, count, blocks: picked.map(toStored), historical, attempts: 0 };
   }
 

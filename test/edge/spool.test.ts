@@ -223,4 +223,18 @@ describe('Spool', () => {
     expect((await s.seal(limits))!.historical).toBe(false);
     await s.close();
   });
+
+  it.each(['head', 'tail'] as const)('never seals live readings into one batch with backlog (%s): each side keeps its own flag', async (end) => {
+    const s = await open({ now: () => T0 + 120_000 });
+    // 30 backlog readings (source time 2 min ago) in three blocks, then 20 live ones (0.5 s ago) in two.
+    for (let i = 0; i < 3; i++) await s.append(readings(10, i * 10));
+    for (let i = 0; i < 2; i++) await s.append(Array.from({ length: 10 }, (_, j) => ({ tagId: 1, ts: T0 + 119_500, value: 100 + i * 10 + j, quality: 0 })));
+    const first = (await s.seal(limits, end))!;
+    const second = (await s.seal(limits, end))!;
+    const byFlag = (b: SpoolBatch) => [b.seqFirst, b.seqLast, b.historical];
+    if (end === 'head') expect([byFlag(first), byFlag(second)]).toEqual([[1, 30, true], [31, 50, false]]);
+    else expect([byFlag(first), byFlag(second)]).toEqual([[31, 50, false], [1, 30, true]]);
+    expect(await s.seal(limits, end)).toBeNull();
+    await s.close();
+  });
 });

@@ -3,6 +3,7 @@ import { decodeAck, decodeBatch, decodeCatalog, decodeStatus, encodeAck, encodeB
 import type { BatchData, SequencedReading } from '../../core/reading.js';
 import { DecodeError } from '../../core/errors.js';
 import { Quality } from '../../core/quality.js';
+import { coalMineValues, type CoalMineValues } from '../../simulators/modbus/profiles/coal-mine.js';
 
 function sample(): BatchData {
   const t0 = Date.UTC(2026, 10, 23, 8, 0, 0);
@@ -140,5 +141,44 @@ describe('batches assembled from spooled blocks', () => {
     env.body = pb.BatchBody.encode(body).finish();
     env.bodyHash = fnv1a(env.body);
     expect(() => decodeBatch(pb.Batch.encode(env).finish())).toThrow(/outside the batch or repeated/);
+  });
+});
+
+describe('compression of a slowly changing series', () => {
+  // The coal-mine simulator's values (pure function of the tick; 10 ticks = 1 s): 14 tags of a gas
+  // monitor, the main fan and the pump station, polled every second for 10 minutes, with a few ms of
+  // poll jitter on the timestamps. Doubles move by small steps; booleans and the frequency stay flat.
+  const KEYS: (keyof CoalMineValues)[] = ['methanePct', 'coPpm', 'temperatureC', 'o2Pct', 'humidityPct', 'pressureKPa', 'windSpeedMs', 'fanCurrentA', 'windingTempC', 'fanPressurePa', 'fanFrequencyHz', 'sumpLevelM', 'fanRunning', 'pump1Running'];
+  const POLLS = 600;
+  const t0 = Date.UTC(2026, 10, 23, 8, 0, 0);
+  const readings: SequencedReading[] = [];
+  for (let p = 0; p < POLLS; p++) {
+    const v = coalMineValues(p * 10);
+    KEYS.forEach((k, i) => readings.push({ seq: 1 + readings.length, tagId: i + 1, ts: t0 + p * 1000 + ((p * 7) % 5), value: v[k], quality: 0 }));
+  }
+  const batch: BatchData = { producerId: 'c0ffee00-1111-4222-8333-444455556666', epoch: 3, seqFirst: 1, readings, historical: false };
+  const compressionOf = (bytes: Uint8Array) => pb.Batch.decode(bytes).compression;
+
+  it('flags deflate in the envelope, round-trips exactly, and costs a fraction of the plain batch', () => {
+    const plain = encodeBatch(batch, { compression: 'none' });
+    const deflated = encodeBatch(batch, { compression: 'deflate' });
+    expect(compressionOf(plain)).toBe(pb.Compression.COMPRESSION_NONE);
+    expect(compressionOf(encodeBatch(batch))).toBe(pb.Compression.COMPRESSION_NONE);
+    expect(compressionOf(deflated)).toBe(pb.Compression.COMPRESSION_DEFLATE);
+    expect(decodeBatch(deflated).readings).toEqual(readings);
+    expect(decodeBatch(plain).readings).toEqual(readings);
+    expect(deflated.length * 4).toBeLessThan(plain.length);
+    // The aim for the wire (timestamps and quality included) is at most 2.5 bytes per reading.
+    expect(deflated.length / readings.length).toBeLessThan(2.5);
+  });
+
+  it('does the same for a batch assembled from spooled blocks (one block per poll, as the forwarder sends)', () => {
+    const blocks = Array.from({ length: POLLS }, (_, p) => encodeBlock(readings.slice(p * KEYS.length, (p + 1) * KEYS.length)));
+    const plain = encodeBatchFromBlocks(batch, blocks, { compression: 'none' });
+    const deflated = encodeBatchFromBlocks(batch, blocks, { compression: 'deflate' });
+    expect(compressionOf(plain)).toBe(pb.Compression.COMPRESSION_NONE);
+    expect(compressionOf(deflated)).toBe(pb.Compression.COMPRESSION_DEFLATE);
+    expect(decodeBatch(deflated).readings).toEqual(readings);
+    expect(deflated.length * 4).toBeLessThan(plain.length);
   });
 });

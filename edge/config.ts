@@ -40,7 +40,7 @@ export const edgeConfigSchema = z.strictObject({
     ackTimeoutMs: z.number().int().min(100).max(600_000).default(10_000).describe('A batch with no application ACK after this is resent.'),
     maxInFlight: z.number().int().min(1).max(64).default(4).describe('Batches sent and awaiting their ACK at once.'),
     compression: z.enum(['none', 'deflate']).default('deflate').describe('Compression of batch bodies.'),
-    order: z.enum(['liveFirst', 'oldestFirst']).default('liveFirst').describe('After an outage: liveFirst sends the newest readings in an extra batch slot ahead of the draining backlog (flagged historical); oldestFirst sends strictly in order.'),
+    order: z.enum(['liveFirst', 'oldestFirst']).default('liveFirst').describe('After an outage: liveFirst sends the newest readings in an extra batch slot ahead of the draining backlog (the backlog is flagged historical, the live readings are not); oldestFirst sends strictly in order.'),
     batch: z.strictObject({
       maxReadings: z.number().int().min(1).max(100_000).default(5000),
       maxBytes: z.number().int().min(1024).max(4 * 1024 * 1024).default(256 * 1024).describe('Upper bound of a batch on the wire; keep it under the broker message size limit.'),

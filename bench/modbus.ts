@@ -9,22 +9,11 @@ import { modbusTcpDeviceSchema, type ModbusTag, type ModbusTcpDevice } from '../
 import { LineRegistry } from '../drivers/modbus/line-registry.js';
 import { ModbusDriver } from '../drivers/modbus/modbus-driver.js';
 import { planReads, type ReadRequest } from '../drivers/modbus/planner.js';
+import { prng as rng } from '../test/helpers/prng.js';
 
 const SECONDS = Number(process.env.BENCH_MODBUS_SECONDS ?? 6);
 const TAGS = 1000;
 const ROUNDS = 12;
-
-/** Deterministic pseudo-random numbers (mulberry32), so every run plans the same map. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * A realistic 1,000-tag map over the three steel-plant units (2,000 entries per table each): per

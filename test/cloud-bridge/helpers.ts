@@ -7,6 +7,7 @@ import { decodeAck, encodeBatch, encodeCatalog, type AckData, type CatalogData }
 import { cloudConfigSchema, type CloudConfig } from '../../cloud-bridge/config.js';
 import { hashPassword } from '../../cloud-bridge/credentials.js';
 import { startCloudBridge, type CloudBridge } from '../../cloud-bridge/bridge.js';
+import { runAdmin } from '../../cloud-bridge/admin.js';
 
 /** A minute boundary a day ago: inside the ingest's timestamp window (no clock_skew) whatever today is. */
 export const T0 = Math.floor((Date.now() - 86_400_000) / 60_000) * 60_000;
@@ -101,4 +102,15 @@ export async function until(cond: () => boolean | Promise<boolean>, ms = 5000): 
     if (performance.now() > end) throw new Error('condition not met in time');
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/** Runs `jinyun admin` in this process and captures what it writes and its exit code. */
+export async function runAdminCaptured(args: string[]): Promise<{ out: string; err: string; code: number }> {
+  let out = '';
+  let err = '';
+  process.exitCode = 0;
+  await runAdmin(args, { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) } });
+  const code = Number(process.exitCode ?? 0);
+  process.exitCode = 0;
+  return { out, err, code };
 }

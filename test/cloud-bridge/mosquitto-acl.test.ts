@@ -9,24 +9,16 @@ import { silentLogger } from '../../core/logger.js';
 import { decodeAck, encodeCatalog, type AckData } from '../../proto/codec.js';
 import { cloudConfigSchema } from '../../cloud-bridge/config.js';
 import { startCloudBridge } from '../../cloud-bridge/bridge.js';
-import { mosquittoHash, runAdmin } from '../../cloud-bridge/admin.js';
+import { mosquittoHash } from '../../cloud-bridge/admin.js';
 import { freePort } from '../helpers/ports.js';
 import { tempDir } from '../helpers/tmp.js';
 import { MOSQUITTO_BIN, haveMosquittoBinary } from '../helpers/mosquitto.js';
-import { CATALOG, T0, batchBytes, until } from './helpers.js';
+import { CATALOG, T0, batchBytes, runAdminCaptured, until } from './helpers.js';
 
 const BIN = MOSQUITTO_BIN;
 const have = haveMosquittoBinary('Mosquitto ACL');
 
-async function admin(args: string[]): Promise<{ out: string; err: string; code: number }> {
-  let out = '';
-  let err = '';
-  process.exitCode = 0;
-  await runAdmin(args, { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) } });
-  const code = Number(process.exitCode ?? 0);
-  process.exitCode = 0;
-  return { out, err, code };
-}
+const admin = runAdminCaptured;
 
 const reachable = (port: number): Promise<boolean> => new Promise((r) => {
   const s = connect(port, '127.0.0.1');

@@ -4,9 +4,8 @@ import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { TOPIC_KINDS, topicFor } from '../../core/topics.js';
 import type { CloudBridge } from '../../cloud-bridge/bridge.js';
-import { runAdmin } from '../../cloud-bridge/admin.js';
 import { tempDir } from '../helpers/tmp.js';
-import { GW1, GW2, startTestBridge, testConfig, until } from './helpers.js';
+import { GW1, GW2, runAdminCaptured, startTestBridge, testConfig, until } from './helpers.js';
 
 const GW3 = { id: 'gw-3', tenant: GW1.tenant };
 type Ident = { id: string; tenant: string; password: string };
@@ -29,14 +28,10 @@ async function publishAllowed(port: number, gw: Ident, topic: string): Promise<b
   }
 }
 
+/** `jinyun admin` with its last output line parsed as JSON. */
 async function admin(args: string[]): Promise<{ out: Record<string, unknown>; err: string; code: number }> {
-  let out = '';
-  let err = '';
-  process.exitCode = 0;
-  await runAdmin(args, { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) } });
-  const code = Number(process.exitCode ?? 0);
-  process.exitCode = 0;
-  return { out: out ? (JSON.parse(out.trim().split('\n').pop()!) as Record<string, unknown>) : {}, err, code };
+  const r = await runAdminCaptured(args);
+  return { ...r, out: r.out ? (JSON.parse(r.out.trim().split('\n').pop()!) as Record<string, unknown>) : {} };
 }
 
 describe('security: ACL matrix, admin CLI, revocation, throttling', () => {

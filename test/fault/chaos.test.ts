@@ -6,18 +6,8 @@ import { startCloudChild } from '../helpers/cloud-child.js';
 import { edgeSite, until } from '../helpers/edge-child.js';
 import { freePort } from '../helpers/ports.js';
 import { counterRows, epochKeys, expectDenseSequences, expectSpoolIntact, faultRig, lastServedCounter, missingCounterValues, sleep } from '../helpers/fault-rig.js';
+import { prng } from '../helpers/prng.js';
 
-/** mulberry32: a small seeded generator, so a failing schedule can be replayed with JINYUN_CHAOS_SEED. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Fault = 'edge-kill' | 'cloud-kill' | 'both-kill' | 'device-dropout';
 const FAULTS: Fault[] = ['edge-kill', 'cloud-kill', 'both-kill', 'device-dropout'];

@@ -4,6 +4,7 @@ import { peekBatchKey } from '../../cloud-bridge/batch-key.js';
 import { DecodeError } from '../../core/errors.js';
 import { isBad } from '../../core/quality.js';
 import type { SequencedReading } from '../../core/reading.js';
+import { prng } from '../helpers/prng.js';
 
 /**
  * Fuzz smoke (RELIABILITY.md F1, the CI-sized 10^4 runs): mutated encodings of every message the
@@ -12,16 +13,6 @@ import type { SequencedReading } from '../../core/reading.js';
  * so a failure names the seed and iteration that reproduce it.
  */
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SEED = Number(process.env.JINYUN_FUZZ_SEED ?? 20261123);
 const RUNS = 10_000;

@@ -81,7 +81,8 @@ export async function runDemo(_argv: string[]): Promise<void> {
       '',
     ].join('\n') + '\n');
     await showFirstValues(api, login.token);
-    process.stdout.write(`${JSON.stringify({ event: 'ready', api, dashboard, user: login.user, password: login.password, mqttPort: c.mqttPort, httpPort: c.httpPort, simPort })}\n`);
+    // The machine-readable ready line is for scripts and tests reading a pipe; a person at a terminal has the text above.
+    if (!process.stdout.isTTY) process.stdout.write(`${JSON.stringify({ event: 'ready', api, dashboard, user: login.user, password: login.password, mqttPort: c.mqttPort, httpPort: c.httpPort, simPort })}\n`);
     const first = await Promise.race([untilSignal(), ...children.map((ch) => ch.exited.then(() => 'child-exit' as const))]);
     if (first === 'child-exit') process.exitCode = 1;
   } finally {

@@ -120,13 +120,20 @@ const MIGRATIONS: string[] = [
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
-/** PRAGMAs of the writer connection: WAL, and FULL sync so a COMMIT survives power loss before the ACK goes out. */
+/** PRAGMAs of the writer connection: WAL, FULL sync so a COMMIT survives power loss before the ACK goes out, and the ingest's cache and checkpoint sizes. */
 export async function applyPragmas(db: Sqlite): Promise<void> {
   await db.exec('PRAGMA busy_timeout = 5000');
   const row = await db.get<{ journal_mode: string }>('PRAGMA journal_mode = WAL');
   if (row?.journal_mode.toLowerCase() !== 'wal') throw new Error(`cannot switch ${db.file} to WAL (journal_mode=${row?.journal_mode ?? '?'})`);
   await db.exec('PRAGMA synchronous = FULL');
   await db.exec('PRAGMA foreign_keys = OFF');
+  // Ingest throughput: 64 MiB of page cache for the writer (the readings index is written all over),
+  // and checkpoints every 64 MiB of WAL instead of SQLite's 4 MiB (fewer, larger copy-backs into the
+  // database file; the WAL is truncated back to 64 MiB after one). Measured with `npm run bench -- --only
+  // ingest`: ingest.sqlite_readings_per_s 157,000-171,000 -> 191,000-198,000 on the same machine.
+  await db.exec('PRAGMA cache_size = -65536');
+  await db.exec('PRAGMA wal_autocheckpoint = 16384');
+  await db.exec('PRAGMA journal_size_limit = 67108864');
 }
 
 /** Brings the file to SCHEMA_VERSION (or `upTo`, for tests that build an older file); refuses a file newer than this program. */

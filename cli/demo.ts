@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { hashPassword } from '../cloud-bridge/credentials.js';
 import { untilSignal } from '../core/signals.js';
 import { spawnJinyun, stopChild, type Child } from './process.js';
+import { setMethaneSpike } from '../simulators/modbus/methane-spike.js';
 
 const root = resolve(fileURLToPath(import.meta.url), '..', '..', fileURLToPath(import.meta.url).endsWith('.ts') ? '' : '..');
 
@@ -83,11 +84,45 @@ export async function runDemo(_argv: string[]): Promise<void> {
     await showFirstValues(api, login.token);
     // The machine-readable ready line is for scripts and tests reading a pipe; a person at a terminal has the text above.
     if (!process.stdout.isTTY) process.stdout.write(`${JSON.stringify({ event: 'ready', api, dashboard, user: login.user, password: login.password, mqttPort: c.mqttPort, httpPort: c.httpPort, simPort })}\n`);
+    const keys = process.stdin.isTTY ? demoKeys(simPort) : null;
     const first = await Promise.race([untilSignal(), ...children.map((ch) => ch.exited.then(() => 'child-exit' as const))]);
+    keys?.stop();
     if (first === 'child-exit') process.exitCode = 1;
   } finally {
     await stopAll();
   }
+}
+
+/**
+ * At a terminal: `m` switches the simulator's methane spike on and off (the coal-face alarm is raised,
+ * then cleared), `q` or Ctrl-C stops the demo.
+ */
+function demoKeys(simPort: number): { stop(): void } {
+  let spike = false;
+  process.stdout.write('Keys: m = methane spike on/off (raises and clears the coal-face methane alarm), q = quit\n');
+  process.stdin.setRawMode(true);
+  process.stdin.resume();
+  const onData = (d: Buffer): void => {
+    const k = d.toString('utf8');
+    if (k === 'q' || k === '\u0003') {
+      process.kill(process.pid, 'SIGINT');
+      return;
+    }
+    if (k !== 'm') return;
+    spike = !spike;
+    setMethaneSpike(simPort, spike).then(
+      () => process.stdout.write(spike ? 'methane spike ON: methane rises over 1.5 % CH4; watch the alarms on the dashboard\n' : 'methane spike OFF: the alarms clear once methane is back under the clear level\n'),
+      (err: unknown) => process.stdout.write(`cannot switch the methane spike: ${err instanceof Error ? err.message : String(err)}\n`),
+    );
+  };
+  process.stdin.on('data', onData);
+  return {
+    stop() {
+      process.stdin.off('data', onData);
+      process.stdin.setRawMode(false);
+      process.stdin.pause();
+    },
+  };
 }
 
 /** A tenant API token for the demo's dashboard login (`jinyun admin token create`, on the running cloud's store). */

@@ -1,10 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import modbusSerial from 'modbus-serial';
 import type { Browser, Page } from 'playwright-core';
 import { spawnJinyun, stopChild, type Child } from '../../cli/process.js';
-import { METHANE_SPIKE_COIL } from '../../simulators/modbus/profiles/coal-mine.js';
+import { setMethaneSpike } from '../../simulators/modbus/methane-spike.js';
 import { tempDir } from '../helpers/tmp.js';
 import { until } from '../helpers/edge-child.js';
 
@@ -14,17 +13,7 @@ const ARTIFACTS = join(process.cwd(), 'test-artifacts');
 const skip = !existsSync(CHROMIUM) && !process.env.CI;
 if (skip) process.stdout.write(`browser suite skipped: no Chromium at ${CHROMIUM} (apt-get install chromium, or set JINYUN_CHROMIUM)\n`);
 
-async function writeSpikeCoil(port: number, on: boolean): Promise<void> {
-  const client = new modbusSerial.default();
-  await client.connectTCP('127.0.0.1', { port });
-  client.setID(1);
-  client.setTimeout(3000);
-  try {
-    await client.writeCoil(METHANE_SPIKE_COIL, on);
-  } finally {
-    await new Promise<void>((r) => client.close(() => r()));
-  }
-}
+const writeSpikeCoil = setMethaneSpike;
 
 describe.skipIf(skip)('dashboard in headless Chromium against the running demo', () => {
   let tmp: ReturnType<typeof tempDir>;

@@ -3,7 +3,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import modbusSerial from 'modbus-serial';
 import { ModbusSimServer } from '../../simulators/modbus/modbus-sim-server.js';
 import { encodeFrame } from '../../simulators/modbus/mbap.js';
-import { CoalMineProfile, coalMineValues, METHANE_SPIKE_PCT } from '../../simulators/modbus/profiles/coal-mine.js';
+import { CoalMineProfile, coalMineValues, METHANE_SPIKE_COIL, METHANE_SPIKE_PCT } from '../../simulators/modbus/profiles/coal-mine.js';
+import { setMethaneSpike } from '../../simulators/modbus/methane-spike.js';
 import { runModbusSim } from '../../simulators/modbus/cli.js';
 import { silentLogger } from '../../core/logger.js';
 import { UsageError } from '../../core/errors.js';
@@ -194,6 +195,22 @@ describe('coal-mine profile', () => {
     profile.force('coPpm', undefined);
     expect(u1.holding[2]).toBe(v.coPpm);
     expect(() => sim.unit(4)).toThrow(RangeError);
+  });
+
+  it('setMethaneSpike (the demo\'s m key, the browser test) switches the spike of a simulator in another process over Modbus TCP', async () => {
+    const profile = new CoalMineProfile({ seed: 5 });
+    const { sim, port } = await startSim({ profile });
+    sim.advance(100);
+    const u1 = sim.unit(1);
+    const base = coalMineValues(100, { seed: 5 }).methanePct;
+    await setMethaneSpike(port, true);
+    sim.advance(0);
+    expect(u1.getBit('coil', METHANE_SPIKE_COIL)).toBe(true);
+    expect(u1.getNumber('holding', 0, 'float32', 'CDAB')).toBeCloseTo(base + METHANE_SPIKE_PCT, 5);
+    await setMethaneSpike(port, false);
+    sim.advance(0);
+    expect(u1.getBit('coil', METHANE_SPIKE_COIL)).toBe(false);
+    expect(u1.getNumber('holding', 0, 'float32', 'CDAB')).toBeCloseTo(base, 5);
   });
 });
 

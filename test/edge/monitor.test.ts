@@ -94,6 +94,30 @@ describe('EdgeMonitor assessment', () => {
     expect(h.ackedReadingsPerS).toBe(25);
     expect(h.devices[0]!.name).toBe('pump');
   });
+
+  it('carries the spool age, CPU, memory, disk and clock state of the gateway, exactly as measured', async () => {
+    const { src } = fakeSources(tmp.dir);
+    const s1 = await new EdgeMonitor(src).snapshot();
+    const base = { ...s1, process: { rssBytes: 100e6, heapUsedBytes: 40e6, cpuUserUs: 1_000_000, cpuSystemUs: 500_000, systemFreeBytes: 8e9 } };
+    const s2 = {
+      ...base, timeMs: s1.timeMs + 4000,
+      spool: stats({ depth: 1234, oldestTs: s1.timeMs + 4000 - 90_000, sealedBatches: 3 }),
+      disk: { freeBytes: 5e9, totalBytes: 20e9 }, spoolFileBytes: 7_000_000,
+      // 0.6 s of CPU over 4 s: 15 % of one core
+      process: { rssBytes: 110e6, heapUsedBytes: 42e6, cpuUserUs: 1_400_000, cpuSystemUs: 700_000, systemFreeBytes: 7.5e9 },
+      clock: { state: 'unsynced' as const, detail: 'wall clock stepped', jumpMs: 3600_000 },
+    };
+    const h = decodeHealth(encodeHealth(healthData(s2, { status: 'ok', reasons: [] }, base)));
+    const n = (...v: unknown[]) => v.map(Number); // 64-bit fields decode as Long
+    expect(n(h.spoolDepth, h.spoolOldestAgeMs, h.spoolSealedBatches)).toEqual([1234, 90_000, 3]);
+    expect(h.cpuPercent).toBeCloseTo(15, 9);
+    expect(Number(h.cpuTotalMs)).toBe(2100);
+    expect(n(h.rssBytes, h.heapUsedBytes, h.systemFreeMemoryBytes)).toEqual([110e6, 42e6, 7.5e9]);
+    expect(n(h.diskFreeBytes, h.diskTotalBytes, h.spoolFileBytes)).toEqual([5e9, 20e9, 7_000_000]);
+    expect(n(h.clockState, h.clockJumpMs)).toEqual([pb.ClockState.CLOCK_STATE_UNSYNCED, 3600_000]);
+    // An empty spool has no age.
+    expect(Number(decodeHealth(encodeHealth(healthData({ ...s2, spool: stats() }, { status: 'ok', reasons: [] }, base))).spoolOldestAgeMs)).toBe(0);
+  });
 });
 
 describe('RecentDelta', () => {

@@ -43,6 +43,29 @@ describe('decodeRegisters', () => {
     expect(decodeRegisters([0x32eb, 0xf8a4], 0, 'int32', 'CDAB')).toBe(-123456789);
   });
 
+  it('decodes 64-bit integers and float64 exactly at their extremes, in all four 8-byte orders', () => {
+    // Registers as a device holding the value big-endian (ABCD = words 0..3, bytes high-first) sends them in each order.
+    const inOrder = (words: number[], order: 'ABCD' | 'CDAB' | 'BADC' | 'DCBA'): number[] => {
+      const w = order === 'CDAB' || order === 'DCBA' ? [...words].reverse() : words;
+      return order === 'BADC' || order === 'DCBA' ? w.map((x) => ((x & 0xff) << 8) | (x >>> 8)) : w;
+    };
+    const cases: [number[], 'int64' | 'uint64' | 'float64', bigint | number][] = [
+      [[0xffff, 0xffff, 0xffff, 0xffff], 'uint64', 18446744073709551615n],
+      [[0x7fff, 0xffff, 0xffff, 0xffff], 'int64', 9223372036854775807n],
+      [[0x8000, 0x0000, 0x0000, 0x0000], 'int64', -9223372036854775808n],
+      [[0xffff, 0xffff, 0xffff, 0xfffe], 'int64', -2n],
+      [[0x0000, 0x0000, 0x0001, 0x0203], 'uint64', 66051n],
+      [[0x7fef, 0xffff, 0xffff, 0xffff], 'float64', Number.MAX_VALUE],
+      [[0x0000, 0x0000, 0x0000, 0x0001], 'float64', 5e-324],
+      [[0xc05e, 0xdd2f, 0x1a9f, 0xbe77], 'float64', -123.456],
+      [[0xfff0, 0x0000, 0x0000, 0x0000], 'float64', -Infinity],
+    ];
+    for (const [words, type, want] of cases) {
+      for (const order of ['ABCD', 'CDAB', 'BADC', 'DCBA'] as const) expect([type, order, decodeRegisters(inOrder(words, order), 0, type, order)]).toEqual([type, order, want]);
+    }
+    expect(decodeRegisters([0x7ff8, 0, 0, 0], 0, 'float64')).toBeNaN();
+  });
+
   it('decodes 16-bit types, byte-swapped for BADC and DCBA', () => {
     expect(decodeRegisters([0xfb2e], 0, 'int16')).toBe(-1234);
     expect(decodeRegisters([0xfb2e], 0, 'uint16')).toBe(64302);

@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import type { LevelWithSilent } from 'pino';
 import { createLogger, type Logger } from '../core/logger.js';
 import { ConfigError, errorMessage } from '../core/errors.js';
-import { apiAuthOf, apiOpenToNetwork, loadCloudConfig, type CloudConfig } from './config.js';
+import { apiAuthOf, apiOpenToNetwork, loadCloudConfig, retentionWarning, type CloudConfig } from './config.js';
 import { startBroker, type Broker, type BrokerMetrics } from './broker.js';
 import { AedesBus, MqttBus, type MessageBus } from './message-bus.js';
 import { Ingest, type FaultPoint, type IngestMetrics } from './ingest.js';
@@ -27,6 +27,62 @@ export interface CloudMetrics {
   broker?: BrokerMetrics;
   ingest: IngestMetrics;
   alarms: AlarmMetrics;
+  retention: RetentionMetrics;
+}
+
+export interface RetentionMetrics {
+  /** Retention runs completed (only when retention.rawDays is set). */
+  runs: number;
+  /** Raw readings deleted by them. */
+  readingsDeleted: number;
+  /** Runs that failed (logged; the next run tries again). */
+  failures: number;
+}
+
+const DAY_MS = 86_400_000;
+
+/**
+ * Runs store.pruneRaw(now - rawDays) right after start and every intervalMs (one run at a time; the
+ * timer does not keep the process alive). Errors are logged and counted, never thrown. Without
+ * rawDays nothing is scheduled and nothing is ever deleted.
+ */
+export function startRetention(store: CloudStore, retention: CloudConfig['retention'], ctx: { logger: Logger; now: () => number }): { metrics: RetentionMetrics; stop(): Promise<void> } {
+  const metrics: RetentionMetrics = { runs: 0, readingsDeleted: 0, failures: 0 };
+  const rawDays = retention.rawDays;
+  if (rawDays === undefined) return { metrics, stop: async () => undefined };
+  const log = ctx.logger.child({ component: 'retention' });
+  let running: Promise<void> | null = null;
+  let stopped = false;
+  const run = (): void => {
+    if (running || stopped) return;
+    const started = Date.now();
+    const cutoff = ctx.now() - rawDays * DAY_MS;
+    running = store.pruneRaw(cutoff).then(
+      ({ deleted }) => {
+        metrics.runs++;
+        metrics.readingsDeleted += deleted;
+        log.info({ deleted, cutoff: new Date(cutoff).toISOString(), rawDays, durationMs: Date.now() - started }, 'retention run');
+      },
+      (err: unknown) => {
+        metrics.failures++;
+        log.error({ err: errorMessage(err), cutoff: new Date(cutoff).toISOString(), durationMs: Date.now() - started }, 'retention run failed');
+      },
+    ).finally(() => { running = null; });
+  };
+  const first = setTimeout(run, 0);
+  const timer = setInterval(run, retention.intervalMs);
+  first.unref();
+  timer.unref();
+  log.info({ rawDays, intervalMs: retention.intervalMs }, 'retention on');
+  return {
+    metrics,
+    async stop() {
+      stopped = true;
+      clearTimeout(first);
+      clearInterval(timer);
+      await running;
+    },
+  };
 }
 
 export interface CloudBridge {
@@ -90,6 +146,7 @@ export async function startCloudBridge(config: CloudConfig, ctx: CloudContext): 
   const registry = new Registry(store, ctx);
   let messaging: Messaging | undefined;
   let ingest: Ingest | undefined;
+  let retention: ReturnType<typeof startRetention> | undefined;
   const alarms = new AlarmEngine(store, config.alarms, { logger: ctx.logger, now: ctx.now, tenantOf: (gw) => registry.gateway(gw)?.tenant });
   try {
     if (!config.externalBroker) await store.registerGateways(config.gateways);
@@ -103,13 +160,17 @@ export async function startCloudBridge(config: CloudConfig, ctx: CloudContext): 
       return ingest;
     });
     const i = ingest!;
-    const metrics: CloudMetrics = { broker: messaging.broker?.metrics, ingest: i.metrics, alarms: alarms.metrics };
+    retention = startRetention(store, config.retention, { logger: ctx.logger, now });
+    const metrics: CloudMetrics = { broker: messaging.broker?.metrics, ingest: i.metrics, alarms: alarms.metrics, retention: retention.metrics };
     const api = buildApi(store, { http: config.http }, { logger: ctx.logger, metrics: () => metrics, registry, alarms });
     await api.listen({ host: config.http.host, port: config.http.port });
     const httpPort = (api.server.address() as AddressInfo).port;
     const m = messaging;
     log.info({ mqttPort: m.broker?.port, mqttTlsPort: m.broker?.tlsPort, external: config.externalBroker?.url, httpPort, apiAuth: apiAuthOf(config.http) }, 'cloud bridge started');
     if (apiOpenToNetwork(config.http)) log.warn({ host: config.http.host }, 'the HTTP API listens beyond this machine WITHOUT authentication (http.auth: none); every tenant\'s data is readable by anyone who reaches it');
+    const short = retentionWarning(config.retention);
+    if (short) log.warn({ rawDays: config.retention.rawDays }, short);
+    const r = retention;
     return {
       mqttPort: m.broker?.port ?? 0, mqttTlsPort: m.broker?.tlsPort ?? 0, httpPort, metrics, store, registry, ingest: i, alarms, bus: m.bus,
       async close() {
@@ -117,6 +178,7 @@ export async function startCloudBridge(config: CloudConfig, ctx: CloudContext): 
         await i.drain();
         await m.close();
         await i.drain(); // presence updates of the clients just disconnected
+        await r.stop();
         await alarms.stop();
         await registry.stop();
         await api.close();
@@ -125,6 +187,7 @@ export async function startCloudBridge(config: CloudConfig, ctx: CloudContext): 
       },
     };
   } catch (err) {
+    await retention?.stop().catch(() => undefined);
     await ingest?.drain().catch(() => undefined);
     await alarms.stop().catch(() => undefined);
     await messaging?.close().catch(() => undefined);
@@ -183,6 +246,8 @@ export async function runCloud(argv: string[]): Promise<void> {
     const rules = config.alarms.rules.length + config.alarms.presets.length;
     process.stdout.write(`${values.config}: ok (${config.store.type} store, ${config.externalBroker ? 'external broker' : 'embedded broker'}, API auth ${apiAuthOf(config.http)}${config.http.tls ? ' over TLS' : ''}, ${config.gateways.length} seeded gateways, ${rules} alarm rules and presets)\n`);
     if (apiOpenToNetwork(config.http)) process.stdout.write(`warning: the HTTP API on ${config.http.host} has no authentication (http.auth: none)\n`);
+    const short = retentionWarning(config.retention);
+    if (short) process.stdout.write(`warning: ${short}\n`);
     return;
   }
   const envLevel = process.env.JINYUN_LOG_LEVEL;

@@ -80,6 +80,11 @@ export const cloudConfigSchema = z.strictObject({
       poolSize: z.number().int().min(2).max(100).default(8).describe('Connections in the pool (writers and API readers).'),
     }),
   ]).describe('Where readings are stored. `type` selects the store.'),
+  retention: z.strictObject({
+    rawDays: z.number().int('rawDays must be a whole number of days').min(1, 'rawDays must be at least 1 (leave it out to keep every raw reading)').max(36_500, 'rawDays must be at most 36500 (100 years; leave it out to keep every raw reading)').optional()
+      .describe('Raw readings with a source time older than this many days are deleted (rounded down to a whole minute); their one-minute rollups, the latest values and the batch (dedupe) keys stay, so trends over the pruned period keep their exact values. Absent: nothing is ever deleted (the default). Coal-mine safety data: AQ 6201 asks for at least 3 months (92 days) of raw data.'),
+    intervalMs: z.number().int().min(1000).max(7 * 86_400_000).default(3_600_000).describe('How often the retention run prunes, in ms (the first run is right after start; only when rawDays is set).'),
+  }).prefault({}).describe('Raw-data retention (opt-in). Without rawDays every reading is kept forever.'),
   gateways: z.array(gatewaySchema).default([]).describe('Gateways seeded into the registry at start (created or their hash updated; a revoked one stays revoked). More are added with `jinyun admin gateway add`.'),
   ingest: z.strictObject({
     maxQueuedPerGateway: z.number().int().min(1).max(10_000).default(64).describe('Messages of one gateway waiting to be processed; beyond it new ones are dropped unanswered (the edge resends) and counted.'),
@@ -115,6 +120,17 @@ const limits: ConfigCheck<CloudConfig> = (cfg) =>
   cfg.http.defaultLimit > cfg.http.maxLimit ? [{ path: ['http', 'defaultLimit'], message: `defaultLimit ${cfg.http.defaultLimit} exceeds maxLimit ${cfg.http.maxLimit}` }] : [];
 
 export const cloudConfigChecks: ConfigCheck<CloudConfig>[] = [uniqueGatewayIds, limits];
+
+/** Days of raw data AQ 6201 asks a coal mine to keep (3 months). */
+export const AQ6201_MIN_RAW_DAYS = 92;
+
+/** The start-up warning for a retention shorter than AQ 6201's 3 months, or null. */
+export function retentionWarning(retention: { rawDays?: number | undefined }): string | null {
+  const d = retention.rawDays;
+  return d !== undefined && d < AQ6201_MIN_RAW_DAYS
+    ? `retention.rawDays is ${d}: raw readings older than ${d} days are deleted, less than the 3 months (${AQ6201_MIN_RAW_DAYS} days) AQ 6201 asks for coal-mine safety data`
+    : null;
+}
 
 /** Loads and validates a cloud bridge config; throws ConfigError naming file:line: path: message. */
 export function loadCloudConfig(file: string, opts: LoadOptions = {}): CloudConfig {

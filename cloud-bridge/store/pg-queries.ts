@@ -1,7 +1,8 @@
 import type pg from 'pg';
 import type { AggregateQuery, AlarmFilter, AlarmRecord, Bucket, NewAlarm } from './analytics-types.js';
 import { ALARM_INSERT_COLS, aggregateSql, alarmFromRow, alarmWhere, type AlarmSql } from './alarm-rows.js';
-import { mergeParts, planRange, rawBuckets, rebuildSql, rollupSql, type PartialRow } from './rollups.js';
+import { mergeParts, planRange, pruneCutoff, rawBuckets, rebuildSql, rollupSql, type PartialRow } from './rollups.js';
+import { partitionRange } from './pg-schema.js';
 
 /**
  * Analytics and alarm SQL of the PostgreSQL store. The alarm tables have their own versioned
@@ -27,6 +28,9 @@ const ALARM_MIGRATIONS: string[] = [
    END $$;
    CREATE TRIGGER readings_rollup_mark AFTER INSERT ON readings REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION rollup_mark();
    INSERT INTO rollup_dirty (series_id, minute) SELECT DISTINCT series_id, (ts / 60000) * 60000 FROM readings;`,
+  // 3: retention: the pruned horizon (rollups.ts); rollup minutes before it are never rebuilt.
+  `CREATE TABLE rollup_pruned (before_ms BIGINT NOT NULL);
+   INSERT INTO rollup_pruned VALUES (0);`,
 ];
 
 type Queryable = Pick<pg.PoolClient, 'query'>;
@@ -102,6 +106,67 @@ export async function pgAggregate(pool: pg.Pool, schema: string, seriesId: numbe
     plan.right ? rawParts(pool, seriesId, { ...q, ...plan.right }) : [],
   ]);
   return mergeParts([left, inner, right]);
+}
+
+/** Readings deleted per statement in a partly pruned month partition. */
+export const PG_PRUNE_CHUNK_ROWS = 10_000;
+
+async function inTx<T>(pool: pg.Pool, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+  const c = await pool.connect();
+  try {
+    await c.query('BEGIN');
+    const out = await fn(c);
+    await c.query('COMMIT');
+    return out;
+  } catch (err) {
+    await c.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    c.release();
+  }
+}
+
+/**
+ * Retention (see RetentionStore.pruneRaw): refreshes the rollups, raises the pruned horizon (under
+ * the refresh lock, so no refresh runs across it), DROPs the month partitions that end at or before
+ * the cutoff (their rows counted under a SHARE lock first), and DELETEs the rest of the cutoff's
+ * month in chunks of PG_PRUNE_CHUNK_ROWS, each its own transaction. `dropped` lists the partitions
+ * dropped (the caller forgets them, so a late reading recreates the month).
+ */
+export async function pgPruneRaw(pool: pg.Pool, schema: string, beforeMs: number): Promise<{ deleted: number; dropped: string[] }> {
+  const cutoff = pruneCutoff(beforeMs);
+  await pgRefreshRollups(pool, schema);
+  await inTx(pool, async (c) => {
+    await c.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`jinyun-rollup:${schema}`]);
+    await c.query('UPDATE rollup_pruned SET before_ms = GREATEST(before_ms, $1)', [cutoff]);
+  });
+  const parts = (await pool.query<{ name: string }>(
+    `SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent
+     JOIN pg_namespace n ON n.oid = p.relnamespace WHERE n.nspname = $1 AND p.relname = 'readings' AND c.relkind = 'r' ORDER BY 1`, [schema])).rows
+    .map((r) => ({ name: r.name, range: partitionRange(r.name) }))
+    .filter((p): p is { name: string; range: { fromMs: number; toMs: number } } => p.range !== null && p.range.fromMs < cutoff);
+  let deleted = 0;
+  const dropped: string[] = [];
+  for (const p of parts) {
+    const table = `${schema}.${p.name}`;
+    if (p.range.toMs <= cutoff) {
+      deleted += await inTx(pool, async (c) => {
+        await c.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`jinyun-partition:${schema}`]);
+        await c.query(`LOCK TABLE ${table} IN SHARE MODE`);
+        const n = (await c.query<{ n: number }>(`SELECT COUNT(*)::int8 AS n FROM ${table}`)).rows[0]?.n ?? 0;
+        await c.query(`DROP TABLE ${table}`);
+        return n;
+      });
+      dropped.push(p.name);
+      continue;
+    }
+    for (;;) {
+      const r = await pool.query(`DELETE FROM ${table} WHERE ctid IN (SELECT ctid FROM ${table} WHERE ts < $1 LIMIT ${PG_PRUNE_CHUNK_ROWS})`, [cutoff]);
+      deleted += r.rowCount ?? 0;
+      if ((r.rowCount ?? 0) < PG_PRUNE_CHUNK_ROWS) break;
+    }
+  }
+  return { deleted, dropped };
 }
 
 export async function pgInsertAlarm(pool: Queryable, a: NewAlarm): Promise<AlarmRecord> {

@@ -72,6 +72,15 @@ export async function pgMigrate(c: PoolClient, schema: string, upTo: number = MI
 
 const DAY_MS = 86_400_000;
 
+/** The [from, to) range of a month partition named by monthPartition, or null for another name. */
+export function partitionRange(name: string): { fromMs: number; toMs: number } | null {
+  const m = /^readings_y(\d{4})m(\d{2})$/.exec(name);
+  if (!m) return null;
+  const y = Number(m[1]);
+  const mo = Number(m[2]) - 1;
+  return { fromMs: Date.UTC(y, mo, 1), toMs: Date.UTC(y, mo + 1, 1) };
+}
+
 /** The month partition [from, to) holding ts, and its table name. */
 export function monthPartition(ts: number): { name: string; fromMs: number; toMs: number } {
   const d = new Date(Math.floor(ts / DAY_MS) * DAY_MS);

@@ -7,7 +7,7 @@ import { pgMigrate } from './pg-schema.js';
 import { PartitionCache, pgInsertQuarantine, pgWriteBatchTx } from './pg-batch-writer.js';
 import { fromColumns } from './value-columns.js';
 import type { AggregateQuery, AlarmFilter, AlarmRecord, Bucket, NewAlarm } from './analytics-types.js';
-import { pgAckAlarm, pgAggregate, pgAlarms, pgClearAlarm, pgInsertAlarm, pgMigrateAlarms } from './pg-queries.js';
+import { pgAckAlarm, pgAggregate, pgAlarms, pgClearAlarm, pgInsertAlarm, pgMigrateAlarms, pgPruneRaw } from './pg-queries.js';
 
 export interface PgStoreOptions {
   url: string;
@@ -29,7 +29,7 @@ const tagRow = (r: TagSql): TagRow => ({ gateway: r.gateway, key: r.key, tagId: 
  * may share one database.
  */
 export class PgStore implements CloudStore {
-  private readonly partitions = new PartitionCache();
+  private partitions = new PartitionCache();
   private readonly tagMaps = new Map<string, Map<number, number>>();
 
   private constructor(private readonly pool: pg.Pool, private readonly schema: string, private readonly keepQuarantine: number, private readonly log: Logger) {}
@@ -269,6 +269,14 @@ export class PgStore implements CloudStore {
 
   alarms(filter: AlarmFilter): Promise<AlarmRecord[]> {
     return pgAlarms(this.pool, filter);
+  }
+
+  async pruneRaw(beforeMs: number): Promise<{ deleted: number }> {
+    const { deleted, dropped } = await pgPruneRaw(this.pool, this.schema, beforeMs);
+    // A late reading for a dropped month must create its partition again.
+    if (dropped.length > 0) this.partitions = new PartitionCache();
+    if (dropped.length > 0) this.log.info({ dropped }, 'month partitions dropped by retention');
+    return { deleted };
   }
 
   async ping(): Promise<void> {

@@ -177,5 +177,17 @@ export interface RegistryStore {
 // --- analytics and alarms (issue 7): types in analytics-types.ts, SQL in sqlite-queries.ts / pg-queries.ts ---
 export type { AggregateQuery, Bucket, AnalyticsStore, AlarmRecord, NewAlarm, AlarmFilter, AlarmStore } from './analytics-types.js';
 
+/** Raw-data retention (config `retention.rawDays`). */
+export interface RetentionStore {
+  /**
+   * Deletes the raw readings with a source time before `beforeMs` rounded down to a whole minute (so
+   * no minute is ever half pruned). The one-minute rollups of that range are brought up to date first
+   * and are never rebuilt afterwards (a pruned minute keeps its rollup), so aggregates over whole
+   * minutes of the pruned period keep their exact values. `latest` and the batch (dedupe) records
+   * stay. Returns how many readings were deleted.
+   */
+  pruneRaw(beforeMs: number): Promise<{ deleted: number }>;
+}
+
 /** Everything the cloud bridge needs from a store: SQLite (embedded) or PostgreSQL. */
-export type CloudStore = ReadingStore & CatalogStore & GatewayStore & QuarantineStore & SeqCoverageStore & RegistryStore & AnalyticsStore & AlarmStore & { ping(): Promise<void> };
+export type CloudStore = ReadingStore & CatalogStore & GatewayStore & QuarantineStore & SeqCoverageStore & RegistryStore & AnalyticsStore & AlarmStore & RetentionStore & { ping(): Promise<void> };

@@ -9,6 +9,12 @@ import { AGG_FILTER } from './alarm-rows.js';
  * (count and sum add up, min/max of min/max, first of the earliest part, last of the latest).
  * Rollups are exact: each store rebuilds the minutes touched by new readings before answering
  * (SQLite: readings above an id watermark; PostgreSQL: minutes marked by a statement trigger).
+ *
+ * Retention (pruneRaw) deletes raw readings before a whole-minute cutoff after bringing the rollups
+ * up to date, and records the cutoff (the pruned horizon). A minute before the horizon that has a
+ * rollup row is frozen: a refresh never rebuilds it from the readings (they are gone), so its
+ * values stay those of the full raw data. A reading arriving later with a source time in a frozen
+ * minute is not folded into it (it is older than the retention and goes with the next prune).
  */
 export const ROLLUP_MS = 60_000;
 
@@ -66,12 +72,14 @@ export function rebuildSql(todo: string, dialect: 'sqlite' | 'pg'): string {
     FROM ${todo} t CROSS JOIN readings r WHERE ${f('r')}
     GROUP BY t.series_id, t.minute`;
   }
-  // PostgreSQL: `todo` is a CTE (the marks just taken); rows are upserted (readings are never deleted, so a minute never empties).
+  // PostgreSQL: `todo` is a CTE (the marks just taken); rows are upserted. Readings are only deleted
+  // by retention, whole minutes before the pruned horizon, and such a minute's row is never updated (frozen).
   return `${insert}
     SELECT t.series_id, t.minute, a.n, a.sm, a.mn, a.mx, ${firstLast}
     FROM ${todo} t CROSS JOIN LATERAL (SELECT COUNT(*) AS n, SUM(r.value) AS sm, MIN(r.value) AS mn, MAX(r.value) AS mx FROM readings r WHERE ${f('r')}) a
     WHERE a.n > 0
-    ON CONFLICT (series_id, minute) DO UPDATE SET n = excluded.n, sm = excluded.sm, mn = excluded.mn, mx = excluded.mx, first = excluded.first, last = excluded.last`;
+    ON CONFLICT (series_id, minute) DO UPDATE SET n = excluded.n, sm = excluded.sm, mn = excluded.mn, mx = excluded.mx, first = excluded.first, last = excluded.last
+    WHERE rollup_1m.minute >= (SELECT before_ms FROM rollup_pruned)`;
 }
 
 const toBucket = (r: PartialRow): Bucket => ({
@@ -93,6 +101,9 @@ export function mergeParts(parts: PartialRow[][]): Bucket[] {
   }
   return [...by.values()].sort((a, b) => a.bts - b.bts).map(toBucket);
 }
+
+/** The whole-minute cutoff pruneRaw(beforeMs) deletes below (no minute is ever half pruned). */
+export const pruneCutoff = (beforeMs: number): number => Math.floor(beforeMs / ROLLUP_MS) * ROLLUP_MS;
 
 /** Raw-path rows as buckets (avg from SQL AVG). */
 export const rawBuckets = (rows: PartialRow[]): Bucket[] => rows.map(toBucket);

@@ -1,7 +1,7 @@
 import type { Sqlite, SqlParam } from '../../core/sqlite.js';
 import type { AggregateQuery, AlarmFilter, AlarmRecord, Bucket, NewAlarm } from './analytics-types.js';
 import { ALARM_INSERT_COLS, aggregateSql, alarmFromRow, alarmWhere, type AlarmSql } from './alarm-rows.js';
-import { ROLLUP_MS, mergeParts, planRange, rawBuckets, rebuildSql, rollupSql, type PartialRow } from './rollups.js';
+import { ROLLUP_MS, mergeParts, planRange, pruneCutoff, rawBuckets, rebuildSql, rollupSql, type PartialRow } from './rollups.js';
 
 /**
  * Analytics and alarm SQL of the SQLite store. The alarm and rollup tables have their own
@@ -42,6 +42,8 @@ const ALARM_MIGRATIONS: string[] = [
    ) WITHOUT ROWID;
    CREATE TABLE rollup_state (upto_id INTEGER NOT NULL);
    INSERT INTO rollup_state (upto_id) VALUES (0);`,
+  // 3: retention: the pruned horizon (rollups.ts); rollup minutes before it are never rebuilt.
+  'ALTER TABLE rollup_state ADD COLUMN pruned_before INTEGER NOT NULL DEFAULT 0;',
 ];
 
 export async function sqliteMigrateAlarms(db: Sqlite): Promise<void> {
@@ -88,6 +90,9 @@ export async function sqliteRefreshRollups(db: Sqlite): Promise<void> {
       if (max <= upto) return true;
       await db.exec('CREATE TEMP TABLE IF NOT EXISTS rollup_todo (series_id INTEGER NOT NULL, minute INTEGER NOT NULL, PRIMARY KEY (series_id, minute)) WITHOUT ROWID; DELETE FROM temp.rollup_todo');
       await db.run(`INSERT OR IGNORE INTO temp.rollup_todo SELECT DISTINCT series_id, (ts / ${ROLLUP_MS}) * ${ROLLUP_MS} FROM readings WHERE id > ? AND id <= ?`, [upto, max]);
+      // Frozen minutes (pruned by retention, see rollups.ts) keep their rollup row.
+      await db.exec(`DELETE FROM temp.rollup_todo WHERE minute < (SELECT pruned_before FROM rollup_state)
+        AND EXISTS (SELECT 1 FROM rollup_1m r WHERE r.series_id = rollup_todo.series_id AND r.minute = rollup_todo.minute)`);
       await db.exec('DELETE FROM rollup_1m WHERE (series_id, minute) IN (SELECT series_id, minute FROM temp.rollup_todo)');
       await db.exec(rebuildSql('temp.rollup_todo', 'sqlite'));
       await db.run('UPDATE rollup_state SET upto_id = ?', [max]);
@@ -95,6 +100,41 @@ export async function sqliteRefreshRollups(db: Sqlite): Promise<void> {
     });
     if (done) return;
   }
+}
+
+/** Readings deleted per retention transaction: the ingest's group commits interleave between chunks. */
+export const PRUNE_CHUNK_ROWS = 10_000;
+
+/**
+ * Retention (see RetentionStore.pruneRaw): refreshes the rollups, raises the pruned horizon, then
+ * deletes per series in transactions of at most PRUNE_CHUNK_ROWS readings on the writer connection
+ * (serialized with the ingest's group commits, which run in between). Only readings already folded
+ * into the rollups (id <= watermark) are deleted; one committed since the refresh goes with the next run.
+ */
+export async function sqlitePruneRaw(db: Sqlite, reader: Sqlite, beforeMs: number): Promise<{ deleted: number }> {
+  const cutoff = pruneCutoff(beforeMs);
+  await sqliteRefreshRollups(db);
+  const upto = await db.transaction(async () => {
+    await db.run('UPDATE rollup_state SET pruned_before = MAX(pruned_before, ?)', [cutoff]);
+    return (await db.get<{ upto_id: number }>('SELECT upto_id FROM rollup_state'))?.upto_id ?? 0;
+  });
+  const series = await reader.all<{ id: number }>('SELECT id FROM series ORDER BY id');
+  let deleted = 0;
+  for (const s of series) {
+    for (;;) {
+      const n = await db.transaction(async () => {
+        const r = await db.run('DELETE FROM readings WHERE rowid IN (SELECT rowid FROM readings WHERE series_id = ? AND ts < ? AND id <= ? LIMIT ?)',
+          [s.id, cutoff, upto, PRUNE_CHUNK_ROWS]);
+        // A new reading gets id MAX(id)+1: with the highest ids deleted, that can be below the
+        // watermark again. Every id above the highest left was folded and is gone, so lower it there.
+        await db.run('UPDATE rollup_state SET upto_id = MIN(upto_id, COALESCE((SELECT MAX(id) FROM readings), 0))');
+        return r.changes;
+      });
+      deleted += n;
+      if (n < PRUNE_CHUNK_ROWS) break;
+    }
+  }
+  return { deleted };
 }
 
 /** Aggregates: from the rollups for whole minutes (after a refresh) and the raw readings for the rest. */

@@ -7,7 +7,7 @@ import { applyPragmas, migrate } from './sqlite-schema.js';
 import { TagMapCache, insertQuarantine, writeGroupTx, type PendingWrite, type WriterLimits } from './sqlite-batch-writer.js';
 import { fromColumns } from './value-columns.js';
 import type { AggregateQuery, AlarmFilter, AlarmRecord, Bucket, NewAlarm } from './analytics-types.js';
-import { sqliteAckAlarm, sqliteAggregate, sqliteAlarms, sqliteClearAlarm, sqliteInsertAlarm, sqliteMigrateAlarms } from './sqlite-queries.js';
+import { sqliteAckAlarm, sqliteAggregate, sqliteAlarms, sqliteClearAlarm, sqliteInsertAlarm, sqliteMigrateAlarms, sqlitePruneRaw } from './sqlite-queries.js';
 
 export interface SqliteStoreOptions {
   path: string;
@@ -230,6 +230,10 @@ export class SqliteStore implements CloudStore {
 
   alarms(filter: AlarmFilter): Promise<AlarmRecord[]> {
     return sqliteAlarms(this.reader, filter);
+  }
+
+  pruneRaw(beforeMs: number): Promise<{ deleted: number }> {
+    return sqlitePruneRaw(this.db, this.reader, beforeMs);
   }
 
   async ping(): Promise<void> {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError } from '../../core/errors.js';
-import { apiAuthOf, apiOpenToNetwork, loadCloudConfig } from '../../cloud-bridge/config.js';
+import { apiAuthOf, apiOpenToNetwork, loadCloudConfig, retentionWarning } from '../../cloud-bridge/config.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const HASH = 'scrypt$16384$8$1$c2FsdHNhbHRzYWx0c2FsdA==$a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2U=';
@@ -61,8 +61,25 @@ describe('cloud config', () => {
     expect(c.mqtt.tls).toMatchObject({ port: 8883, clientCert: 'optional' });
     expect([apiAuthOf(c.http), c.http.tls !== undefined]).toEqual(['token', true]);
     expect(c.store.type).toBe('postgres');
+    expect(c.retention).toEqual({ rawDays: 400, intervalMs: 3_600_000 });
     expect(c.gateways).toEqual([]);
     expect(readFileSync(file, 'utf8')).not.toMatch(/password:|passwordHash:|scrypt\$|:[^@/\s]+@/);
+  });
+
+  it('retention: off unless rawDays is set, hourly by default; a retention under 3 months is warned about (AQ 6201)', () => {
+    const store = 'store:\n  type: sqlite\n  path: /tmp/x.db\n';
+    expect(load(store).retention).toEqual({ intervalMs: 3_600_000 });
+    expect(load(`${store}retention:\n  rawDays: 400\n  intervalMs: 600000\n`).retention).toEqual({ rawDays: 400, intervalMs: 600_000 });
+    expect(retentionWarning({})).toBeNull();
+    expect(retentionWarning({ rawDays: 92 })).toBeNull();
+    expect(retentionWarning({ rawDays: 30 })).toBe('retention.rawDays is 30: raw readings older than 30 days are deleted, less than the 3 months (92 days) AQ 6201 asks for coal-mine safety data');
+  });
+
+  it('reports a bad retention value with its path, line and the rule', () => {
+    const store = 'store:\n  type: sqlite\n  path: /tmp/x.db\n';
+    expect(problems(`${store}retention:\n  rawDays: 0\n`)).toEqual(['cloud.yaml:5: retention.rawDays: rawDays must be at least 1 (leave it out to keep every raw reading)']);
+    expect(problems(`${store}retention:\n  rawDays: 1.5\n`)).toEqual(['cloud.yaml:5: retention.rawDays: rawDays must be a whole number of days']);
+    expect(problems(`${store}retention:\n  rawDays: 100\n  keepDays: 3\n`)).toEqual(['cloud.yaml:6: retention.keepDays: unknown key "keepDays" (check the spelling; allowed keys are listed in the JSON Schema under configs/schemas/)']);
   });
 
   it('reports a duplicate gateway id with its path and line', () => {

@@ -170,6 +170,69 @@ export function describeCloudStore(name: string, open: (dir: string) => Promise<
       expect((await store.loadRegistry()).tokens).toEqual([{ id: 'tok-1', tenant: 'acme', tokenHash: '', revoked: true }]);
     });
 
+    it('prunes raw readings before a cutoff; aggregates over the pruned range keep their exact values from the rollups', async () => {
+      await store.upsertCatalog('gw-1', CATALOG);
+      const DAY = 86_400_000;
+      const MIN = 60_000;
+      const OLDER = T0 - 140 * DAY; // a month of its own, which ends before the cutoff (PostgreSQL drops its partition)
+      const OLD = T0 - 100 * DAY; // the month the cutoff falls in (PostgreSQL deletes from its partition)
+      const cutoff = OLD + 3 * MIN + 1234; // rounded down to a whole minute by pruneRaw: no minute is half pruned
+      const v = (i: number) => ((i * 37) % 101) / 4 - 3;
+      const at1s = (from: number, n: number, i0: number): Reading[] => Array.from({ length: n }, (_, i) => ({ tagId: 1, ts: from + i * 1000, value: v(i0 + i), quality: 0 }));
+      const older = at1s(OLDER, 60, 0);
+      const old = at1s(OLD, 180, 60);
+      const recent = at1s(T0, 60, 240);
+      expect(await write(older, 1)).toMatchObject({ result: 'ok', stored: 60 });
+      expect(await write(old, 61)).toMatchObject({ result: 'ok', stored: 180 });
+      expect(await write(recent, 241)).toMatchObject({ result: 'ok', stored: 60 });
+      // After the rounded cutoff, before beforeMs: kept.
+      expect(await write([{ tagId: 1, ts: OLD + 3 * MIN + 500, value: 7, quality: 0 }], 3001)).toMatchObject({ result: 'ok', stored: 1 });
+      const agg = (bucketMs: number, fromMs = OLDER, toMs = OLD + 3 * MIN) => store.aggregate({ gateway: 'gw-1', key: 'pump/flow', fromMs, toMs, bucketMs }).then((a) => a!.buckets);
+      const raw = (fromMs: number, toMs: number) => store.query({ gateway: 'gw-1', key: 'pump/flow', fromMs, toMs, limit: 1000 }).then((q) => q!.readings);
+      const byDay = await agg(DAY);
+      const byMinute = await agg(MIN);
+      // The aggregates are real: 4 minutes of 60 readings, values as sent.
+      const oldValues = [...older, ...old].map((x) => x.value as number);
+      expect(byMinute.map((b) => [b.ts, b.count, b.first, b.last])).toEqual([0, 1, 2, 3].map((k) => {
+        const ts = k === 0 ? OLDER : OLD + (k - 1) * MIN;
+        return [ts, 60, oldValues[k * 60], oldValues[k * 60 + 59]];
+      }));
+      expect(byDay.reduce((n, b) => n + b.count, 0)).toBe(240);
+      expect(Math.min(...byDay.map((b) => b.min))).toBe(Math.min(...oldValues));
+      expect(Math.max(...byDay.map((b) => b.max))).toBe(Math.max(...oldValues));
+      const recentBefore = await raw(T0, T0 + MIN);
+
+      // Readings no aggregate has read yet: pruneRaw brings their rollups up to date before deleting them.
+      const methane = Array.from({ length: 60 }, (_, i): Reading => ({ tagId: 5, ts: OLD + i * 1000, value: (i * 5) % 7, quality: 0 }));
+      const m = methane.map((x) => x.value as number);
+      expect(await write(methane, 2001)).toMatchObject({ result: 'ok', stored: 60 });
+      const latestBefore = await store.latest({ gateway: 'gw-1' });
+      expect(latestBefore.map((l) => [l.key, l.ts, l.value])).toEqual([['gas/methane', OLD + 59_000, m[59]], ['pump/flow', T0 + 59_000, v(299)]]);
+      const pumpAfterCutoff = await raw(OLD + 3 * MIN, T0 + DAY);
+
+      expect(await store.pruneRaw(cutoff)).toEqual({ deleted: 300 });
+      expect((await store.aggregate({ gateway: 'gw-1', key: 'gas/methane', fromMs: OLD, toMs: OLD + MIN, bucketMs: MIN }))!.buckets)
+        .toEqual([{ ts: OLD, count: 60, min: 0, max: 6, avg: m.reduce((a, b) => a + b, 0) / 60, first: m[0], last: m[59] }]);
+      expect((await store.query({ gateway: 'gw-1', key: 'gas/methane', limit: 10 }))!.readings).toEqual([]);
+      expect((await raw(OLDER - DAY, cutoff)).map((x) => [x.ts, x.value])).toEqual([[OLD + 3 * MIN + 500, 7]]);
+      expect(await raw(T0, T0 + MIN)).toEqual(recentBefore);
+      expect(await raw(OLD + 3 * MIN, T0 + DAY)).toEqual(pumpAfterCutoff);
+      expect(pumpAfterCutoff).toHaveLength(61);
+      expect(recentBefore.map((x) => x.value)).toEqual(recent.map((x) => x.value));
+      expect(await agg(DAY)).toEqual(byDay);
+      expect(await agg(MIN)).toEqual(byMinute);
+      expect(await store.latest({ gateway: 'gw-1' })).toEqual(latestBefore);
+      expect(await store.pruneRaw(cutoff)).toEqual({ deleted: 0 });
+      // The batch records stay: the old batch sent again is still a duplicate, not stored again.
+      expect(await write(old, 61)).toEqual({ result: 'duplicate', stored: 0, skipped: 180 });
+      // A late reading in a pruned minute does not rebuild it from the readings left; one in a minute
+      // that had no readings gets its rollup (the dropped month comes back on PostgreSQL).
+      expect(await write([{ tagId: 1, ts: OLDER + 30_500, value: 1000, quality: 0 }], 1001)).toMatchObject({ result: 'ok', stored: 1 });
+      expect(await write([{ tagId: 1, ts: OLDER + 10 * MIN, value: -1000, quality: 0 }], 1002)).toMatchObject({ result: 'ok', stored: 1 });
+      expect(await agg(MIN)).toEqual([byMinute[0], { ts: OLDER + 10 * MIN, count: 1, min: -1000, max: -1000, avg: -1000, first: -1000, last: -1000 }, ...byMinute.slice(1)]);
+      expect(await store.latest({ gateway: 'gw-1' })).toEqual(latestBefore);
+    });
+
     it('keeps what was committed across a close and reopen', async () => {
       await store.upsertCatalog('gw-1', CATALOG);
       const bytes = batchBytes([r(1, 0, 42)], 1);

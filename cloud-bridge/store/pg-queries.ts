@@ -111,7 +111,8 @@ export async function pgAggregate(pool: pg.Pool, schema: string, seriesId: numbe
 /** Readings deleted per statement in a partly pruned month partition. */
 export const PG_PRUNE_CHUNK_ROWS = 10_000;
 
-async function inTx<T>(pool: pg.Pool, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+/** Runs fn in one transaction on a pooled client: COMMIT when it resolves, ROLLBACK when it throws. */
+export async function inTx<T>(pool: pg.Pool, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
   const c = await pool.connect();
   try {
     await c.query('BEGIN');

@@ -7,7 +7,7 @@ import { pgMigrate } from './pg-schema.js';
 import { PartitionCache, pgInsertQuarantine, pgWriteBatchTx } from './pg-batch-writer.js';
 import { fromColumns } from './value-columns.js';
 import type { AggregateQuery, AlarmFilter, AlarmRecord, Bucket, NewAlarm } from './analytics-types.js';
-import { pgAckAlarm, pgAggregate, pgAlarms, pgClearAlarm, pgInsertAlarm, pgMigrateAlarms, pgPruneRaw } from './pg-queries.js';
+import { inTx, pgAckAlarm, pgAggregate, pgAlarms, pgClearAlarm, pgInsertAlarm, pgMigrateAlarms, pgPruneRaw } from './pg-queries.js';
 
 export interface PgStoreOptions {
   url: string;
@@ -54,19 +54,8 @@ export class PgStore implements CloudStore {
     return new PgStore(pool, opts.schema, opts.maxQuarantinePerGateway ?? 10_000, log);
   }
 
-  private async tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
-    const c = await this.pool.connect();
-    try {
-      await c.query('BEGIN');
-      const out = await fn(c);
-      await c.query('COMMIT');
-      return out;
-    } catch (err) {
-      await c.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      c.release();
-    }
+  private tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    return inTx(this.pool, fn);
   }
 
   async writeBatch(gateway: string, batch: DecodedBatch, ctx: WriteContext): Promise<WriteOutcome> {

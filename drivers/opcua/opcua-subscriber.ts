@@ -71,15 +71,15 @@ export class OpcuaSubscribingDriver extends OpcuaDriver implements SubscribingDr
         this.trouble = null;
       }
       firstDone();
-      // The outage shows in the data at once (stamped when it was detected), before a teardown that
-      // may wait on an unresponsive server.
+      // The outage shows in the data and in the health at once (stamped when it was detected), before
+      // a teardown that may wait on an unresponsive server; dropLink closes the session in the background.
       if (live && !this.closed && reason !== 'closed') {
         lostAt = performance.now();
         onReadings(points.map((p) => badReading(p.tagId, Quality.BadNoCommunication, this.now())));
       }
+      if (!this.closed) this.dropLink(reason);
       await live?.close();
       if (this.closed) break;
-      this.dropLink(reason);
       await sleep(this.backoff.next(), this.stop.signal).catch(() => undefined);
     }
   }

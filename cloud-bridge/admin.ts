@@ -18,6 +18,8 @@ export const ADMIN_HELP = `usage: jinyun admin --config FILE <command>
                                                   --mosquitto-passwd removes its line from that mosquitto password file
   token create --tenant T [--mosquitto-passwd F]  create an API token for the tenant; printed ONCE. It is also an MQTT
                                                   login (username = client id = token id) that may read the tenant's alarms
+  token create --platform                         create a platform (operator) token: reads the cloud-wide /api/v1/metrics,
+                                                  no tenant's data; printed ONCE; not an MQTT login
   token revoke ID [--mosquitto-passwd F]          revoke an API token: refused by the API and the broker within registry.pollMs
                                                   (an alarm reader logged in with it is disconnected)
   mosquitto-acl                                   print a mosquitto ACL file generated from the registry
@@ -57,7 +59,7 @@ export function mosquittoAcl(reg: RegistrySnapshot, ingestUser = 'jinyun-ingest'
   }
   // API tokens are also alarm readers: their tenant's alarm topics, read only (as on the embedded broker).
   for (const t of reg.tokens) {
-    if (t.revoked) continue;
+    if (t.revoked || t.scope !== 'tenant') continue;
     lines.push(`user ${t.id}`, `topic read jinyun/v1/${t.tenant}/+/alarm`, '');
   }
   return `${lines.join('\n')}\n`;
@@ -84,7 +86,7 @@ function needId(v: string | undefined, what: string): string {
   return v;
 }
 
-async function run(store: CloudStore, words: string[], values: { tenant?: string; 'mosquitto-passwd'?: string }, io: AdminIo): Promise<void> {
+async function run(store: CloudStore, words: string[], values: { tenant?: string; platform?: boolean; 'mosquitto-passwd'?: string }, io: AdminIo): Promise<void> {
   const [noun, verb, arg] = words;
   const atMs = Date.now();
   const out = (o: Record<string, unknown>): void => { io.stdout.write(`${JSON.stringify(o)}\n`); };
@@ -110,10 +112,16 @@ async function run(store: CloudStore, words: string[], values: { tenant?: string
       return out({ gateway: id, revoked: true });
     }
     case 'token create': {
-      const tenant = needId(values.tenant, '--tenant');
       const id = `tok-${randomBytes(6).toString('hex')}`;
       const s = secret();
-      await store.applyRegistry({ op: 'addToken', id, tenant, tokenHash: await hashPassword(s), atMs });
+      if (values.platform) {
+        if (values.tenant !== undefined) throw new UsageError('token create takes --tenant T or --platform, not both');
+        await store.applyRegistry({ op: 'addToken', id, tenant: '', scope: 'platform', tokenHash: await hashPassword(s), atMs });
+        io.stderr.write('The token is shown once and not stored; it reads the cloud-wide /api/v1/metrics (send it as `Authorization: Bearer <token>`) and no tenant\'s data.\n');
+        return out({ scope: 'platform', tokenId: id, token: `${id}.${s}` });
+      }
+      const tenant = needId(values.tenant, '--tenant');
+      await store.applyRegistry({ op: 'addToken', id, tenant, scope: 'tenant', tokenHash: await hashPassword(s), atMs });
       appendMosquittoPasswd(values['mosquitto-passwd'], id, s);
       io.stderr.write('The token is shown once and not stored; send it as `Authorization: Bearer <token>`, or log in to MQTT with username and client id = tokenId, password = the part after the dot, to read the tenant\'s alarms.\n');
       return out({ tenant, tokenId: id, token: `${id}.${s}` });
@@ -136,7 +144,7 @@ async function run(store: CloudStore, words: string[], values: { tenant?: string
 export async function runAdmin(argv: string[], io: AdminIo = { stdout: process.stdout, stderr: process.stderr }): Promise<void> {
   const { values, positionals } = parseArgs({
     args: argv, allowPositionals: true, strict: true,
-    options: { config: { type: 'string', short: 'c' }, tenant: { type: 'string' }, 'mosquitto-passwd': { type: 'string' } },
+    options: { config: { type: 'string', short: 'c' }, tenant: { type: 'string' }, platform: { type: 'boolean' }, 'mosquitto-passwd': { type: 'string' } },
   });
   if (!values.config) throw new UsageError(ADMIN_HELP);
   let store: CloudStore;

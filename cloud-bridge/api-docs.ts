@@ -11,20 +11,21 @@ const RANGE: Param[] = [['gateway', 'query', true, 'Gateway id.'], ['tag', 'quer
 const errors = {
   400: { description: 'Bad parameter: `{ error: "bad_request", message }` naming the parameter and what is expected.' },
   401: { description: 'Missing or invalid bearer token.' },
-  403: { description: 'The gateway or tenant belongs to another tenant.' },
+  403: { description: 'The gateway or tenant belongs to another tenant, or the token is of the wrong kind (tenant vs platform).' },
+  429: { description: 'Too many failed logins for this token from this address: retry after `retry-after` seconds.' },
 };
 const op = (summary: string, p: Param[], ok: string, extra: Record<string, unknown> = {}) => ({ summary, parameters: params(p), responses: { 200: { description: ok }, ...errors }, ...extra });
 
 /** The OpenAPI 3.0 description of /api/v1, served at /api/v1/openapi.json (no token needed). */
 export const OPENAPI = {
   openapi: '3.0.3',
-  info: { title: 'Jinyun cloud bridge API', version: '1', description: 'Read-only analytics over the stored readings, plus alarm acknowledgement. With http.auth: token every request needs `Authorization: Bearer <id>.<secret>` (`jinyun admin token create`) and sees its own tenant only. Values are JSON numbers, booleans or strings; NaN, ±Infinity and 64-bit integers travel as strings.' },
+  info: { title: 'Jinyun cloud bridge API', version: '1', description: 'Read-only analytics over the stored readings, plus alarm acknowledgement. With http.auth: token every route needs `Authorization: Bearer <id>.<secret>` (`jinyun admin token create`) unless its `security` is empty here (healthz, openapi.json), and a tenant token sees its own tenant only. Values are JSON numbers, booleans or strings; NaN, ±Infinity and 64-bit integers travel as strings.' },
   servers: [{ url: '/api/v1' }],
   components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
   security: [{ bearer: [] }],
   paths: {
     '/healthz': { get: op('Store reachable (no token needed).', [], '`{ status: "ok" }`; 503 when the store is down.', { security: [] }) },
-    '/metrics': { get: op('Ingest, broker and alarm counters of the whole cloud: readable without a token from the cloud host (loopback) only; a tenant token gets 403.', [], 'Counters as JSON.') },
+    '/metrics': { get: op('Ingest, broker and alarm counters of the whole cloud: needs a platform token (`jinyun admin token create --platform`); a tenant token gets 403.', [], 'Counters as JSON.', { 'x-access': 'platform' }) },
     '/gateways': { get: op('Gateways with online state, last seen, backlog and drops (health).', [['tenant', 'query', false, 'Tenant id (your own with a token).'], ...PAGE], '`{ items, total, next }`.') },
     '/devices': { get: op('Devices with last reading time.', [['gateway', 'query', false, 'Gateway id.'], ...PAGE], '`{ items, total, next }`.') },
     '/tags': { get: op('Tags (series) of the catalogs.', [['gateway', 'query', false, 'Gateway id.'], ...PAGE], '`{ items, total, next }`.') },
@@ -37,6 +38,7 @@ export const OPENAPI = {
     '/export.csv': { get: op('CSV export of the raw readings of one tag, streamed (any length, bounded memory).', RANGE, '`text/csv`: ts,ts_ms,value,quality,epoch,seq,historical.') },
     '/alarms': { get: op('Alarms, newest first.', [['state', 'query', false, 'active, cleared or all (default).', { type: 'string', enum: ['active', 'cleared', 'all'] }], ['gateway', 'query', false, 'Gateway id.'],
       ['limit', 'query', false, '1-1000 (default 100).', int], ['before', 'query', false, 'The previous page\'s `next` (an alarm id).', int]], '`{ items: [alarm], next }`.') },
+    '/openapi.json': { get: op('This document (no token needed).', [], 'OpenAPI 3.0 JSON.', { security: [] }) },
     '/events': { get: op('Server-sent events (text/event-stream) of alarm changes of your tenant: `event: alarm`, data `{ event: raised|cleared|acknowledged, alarm }`.', [], 'An open event stream.') },
     '/alarms/{id}/ack': { post: op('Acknowledge an alarm (who and when are stored; the first acknowledgement stays).', [['id', 'path', true, 'Alarm id.', int]], 'The alarm.', {
       requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['by'], properties: { by: { type: 'string', maxLength: 128 } } } } } },
@@ -45,5 +47,5 @@ export const OPENAPI = {
 };
 
 export function registerDocs(api: FastifyInstance): void {
-  api.get('/openapi.json', async () => OPENAPI);
+  api.get('/openapi.json', { config: { access: 'public' } }, async () => OPENAPI);
 }

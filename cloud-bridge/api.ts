@@ -7,7 +7,7 @@ import { ID_PATTERN } from '../core/topics.js';
 import { apiAuthOf, type CloudConfig } from './config.js';
 import type { CloudStore, TagRow } from './store/reading-store.js';
 import type { Registry } from './registry.js';
-import { installTokenAuth, type RequestScope } from './api-auth.js';
+import { installAuth, type Access, type RequestScope } from './api-auth.js';
 import type { AlarmEngine } from './alarms/engine.js';
 import { registerAnalytics } from './api-analytics.js';
 import { registerDocs } from './api-docs.js';
@@ -23,6 +23,8 @@ export interface ApiContext {
   registry?: Registry;
   /** Alarm acknowledgements go through the engine (published on MQTT, live on the dashboard). */
   alarms?: AlarmEngine;
+  /** The clock of the login throttle (tests move it by hand). */
+  now?: () => number;
 }
 
 const idParam = (what: string) => z.string().regex(ID_PATTERN, `${what} must be a gateway or tenant id`);
@@ -41,6 +43,14 @@ function paged<T, U>(rows: T[], q: { limit: number; offset: number }, map: (r: T
 
 const tagJson = (t: TagRow) => ({ gateway: t.gateway, key: t.key, tagId: t.tagId, device: t.device, unit: t.unit, dataType: t.dataType, description: t.description });
 
+export interface ApiRoute { method: string; url: string; access: Access }
+const ROUTES = new WeakMap<FastifyInstance, ApiRoute[]>();
+
+/** Every route of an API built by buildApi, with the access it declares (tests walk them all). */
+export function apiRoutes(app: FastifyInstance): readonly ApiRoute[] {
+  return ROUTES.get(app) ?? [];
+}
+
 /** The HTTP API under /api/v1 (JSON). Read-only; values as JSON numbers, booleans and strings (NaN, ±Infinity and 64-bit integers as strings). */
 export function buildApi(store: CloudStore, opts: { http: CloudConfig['http'] }, ctx: ApiContext): FastifyInstance {
   const log = ctx.logger.child({ component: 'api' });
@@ -50,6 +60,11 @@ export function buildApi(store: CloudStore, opts: { http: CloudConfig['http'] },
   const app = tls
     ? Fastify({ ...common, https: { cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile), minVersion: 'TLSv1.2' } }) as unknown as FastifyInstance
     : Fastify(common);
+  const routes: ApiRoute[] = [];
+  app.addHook('onRoute', (r) => {
+    for (const method of [r.method].flat()) routes.push({ method, url: r.url, access: r.config?.access ?? 'tenant' });
+  });
+  ROUTES.set(app, routes);
   const seriesQuery = z.strictObject({
     gateway: idParam('gateway'),
     tag: z.string().min(1, 'tag must be a tag key such as "device/tag"').max(256),
@@ -70,7 +85,8 @@ export function buildApi(store: CloudStore, opts: { http: CloudConfig['http'] },
   });
   app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: 'not_found', message: `no route ${req.method} ${req.url.split('?')[0] ?? ''}` }));
 
-  const scopeOf: (req: FastifyRequest) => RequestScope = apiAuthOf(opts.http) === 'token' && ctx.registry ? installTokenAuth(app, ctx.registry, opts.http, log) : () => undefined;
+  // Every route is authenticated unless it declares `access: 'public'` (api-auth.ts), on the route fastify matched.
+  const scopeOf: (req: FastifyRequest) => RequestScope = installAuth(app, apiAuthOf(opts.http), ctx.registry, opts.http, log, ctx.now);
   /** With a token, a request sees its own tenant's gateways only. */
   const visible = (req: FastifyRequest, gateway: string): boolean => {
     const scope = scopeOf(req);
@@ -81,7 +97,7 @@ export function buildApi(store: CloudStore, opts: { http: CloudConfig['http'] },
   };
 
   void app.register(async (api) => {
-    api.get('/healthz', async (_req, reply) => {
+    api.get('/healthz', { config: { access: 'public' } }, async (_req, reply) => {
       try {
         await store.ping();
         return { status: 'ok' };
@@ -90,10 +106,8 @@ export function buildApi(store: CloudStore, opts: { http: CloudConfig['http'] },
       }
     });
 
-    api.get('/metrics', async (req) => {
-      if (scopeOf(req)) throw Object.assign(new Error('the metrics are cloud-wide (every tenant): read them from the cloud host (loopback), not with a tenant token'), { statusCode: 403 });
-      return ctx.metrics?.() ?? {};
-    });
+    // Cloud-wide counters (every tenant): a platform token, never a tenant token nor "any loopback client" (a reverse proxy on the host is loopback too).
+    api.get('/metrics', { config: { access: 'platform' } }, async () => ctx.metrics?.() ?? {});
 
     api.get('/gateways', async (req) => {
       const q = parseQuery(byTenant, req.query);

@@ -5,7 +5,7 @@ import { errorMessage } from '../core/errors.js';
 import { checkConnectIdentity, checkForward, checkPublish, checkSubscribe, type Identity } from './acl.js';
 import { decoyHash, verifyPassword } from './credentials.js';
 import type { Registry } from './registry.js';
-import type { LoginThrottle } from './login-throttle.js';
+import type { LoginGuard } from './login-throttle.js';
 
 // aedes' AuthErrorCode is a const enum in a .d.ts; the MQTT 3.1.1 CONNACK codes are spelled out here.
 const CONNACK_SERVER_UNAVAILABLE = 3;
@@ -16,7 +16,7 @@ export interface HookDeps {
   /** Identity bound to each authenticated client; the ACL reads only this, never the topic or payload. */
   identities: WeakMap<Client, Identity>;
   maxConcurrentAuth: number;
-  throttle: LoginThrottle;
+  throttle: LoginGuard;
   maxConnectionsPerTenant: number;
   /** Authenticated clients of a tenant connected now. */
   /** Authenticated connections of the tenant, not counting those with client id `exceptClientId` (a reconnect takes over its own old session). */
@@ -44,7 +44,7 @@ type Hooks = Required<Pick<AedesOptions, 'authenticate' | 'authorizePublish' | '
  * aedes authentication and authorization. Identity: client id = gateway id, and username = client
  * id for a password login, or the verified client certificate's CN = client id (mutual TLS). The
  * password is checked against the registry's scrypt hash (constant-time; an unknown gateway costs
- * the same time); failed logins are throttled per gateway id and per IP; a tenant over its
+ * the same time); failed logins are throttled per (gateway id, source) and per (tenant, source) with growing delays (login-throttle.ts); a tenant over its
  * connection limit is refused. Then per-gateway topic ACLs from the bound identity.
  */
 export function brokerHooks(d: HookDeps): Hooks {
@@ -73,24 +73,23 @@ export function brokerHooks(d: HookDeps): Hooks {
       }
       const denial = checkConnectIdentity(client.id, username);
       if (denial) return fail(`auth_${denial}`, CONNACK_NOT_AUTHORIZED);
-      const ipKey = `ip\u0000${remote}`;
-      const idKey = `id\u0000${client.id}`;
-      if (d.throttle.locked(idKey) || d.throttle.locked(ipKey)) return fail('auth_throttled', CONNACK_NOT_AUTHORIZED);
+      // Throttled per (gateway id, source) and per (tenant, source): a guesser slows down only itself.
+      const gw = d.registry.gateway(client.id);
+      // Not a gateway: maybe a tenant's API token logging in to read its alarms (a gateway id wins; platform tokens are API-only).
+      const reader = gw ? undefined : d.registry.activeTokens().find((t) => t.id === client.id && t.scope === 'tenant');
+      const tenant = gw?.tenant ?? reader?.tenant ?? '';
+      if (d.throttle.retryAfterMs(client.id, tenant, remote) > 0) return fail('auth_throttled', CONNACK_NOT_AUTHORIZED);
       if (pendingAuth >= d.maxConcurrentAuth) return fail('auth_busy', CONNACK_SERVER_UNAVAILABLE);
       pendingAuth++;
-      const gw = d.registry.gateway(client.id);
-      // Not a gateway: maybe a tenant's API token logging in to read its alarms (a gateway id wins).
-      const reader = gw ? undefined : d.registry.activeTokens().find((t) => t.id === client.id);
       const plain = password ? password.toString('utf8') : '';
       void (async () => verifyPassword(plain, gw?.passwordHash ?? reader?.tokenHash ?? (await decoyHash())))()
         .then((ok) => {
           if ((!gw && !reader) || !ok) {
-            d.throttle.fail(idKey);
-            d.throttle.fail(ipKey);
+            d.throttle.fail(client.id, tenant, remote);
             const reason = gw || reader ? 'auth_bad_password' : d.registry.isRevoked(client.id) ? 'auth_revoked' : 'auth_unknown_gateway';
             return fail(reason, CONNACK_NOT_AUTHORIZED);
           }
-          d.throttle.succeed(idKey);
+          d.throttle.succeed(client.id, remote);
           if (gw) accept(gw.tenant);
           else accept(reader!.tenant, 'reader');
         })

@@ -6,7 +6,7 @@ import type { Logger } from '../core/logger.js';
 import { errorMessage } from '../core/errors.js';
 import type { CloudConfig } from './config.js';
 import type { Registry } from './registry.js';
-import { LoginThrottle } from './login-throttle.js';
+import { LoginGuard } from './login-throttle.js';
 import type { Identity } from './acl.js';
 import { brokerHooks, remoteOf } from './broker-hooks.js';
 import { GuardedSocket, type GuardRefusal } from './packet-size-guard.js';
@@ -76,7 +76,7 @@ export async function startBroker(opts: BrokerOptions, ctx: BrokerContext): Prom
     if (limiter.allow(`${reason}\u0000${source}`)) log.warn({ reason, ...fields, total: metrics.refusals[reason] }, 'refused');
   };
 
-  const throttle = new LoginThrottle({ limit: m.failedLoginLimit, windowMs: m.failedLoginWindowMs, lockoutMs: m.loginLockoutMs, now });
+  const throttle = new LoginGuard({ limit: m.failedLoginLimit, windowMs: m.failedLoginWindowMs, firstDelayMs: m.loginDelayMs, maxDelayMs: m.loginLockoutMs, now });
   const clients = (): Client[] => Object.values((aedes as unknown as { clients: Record<string, Client> }).clients);
   const aedes = await Aedes.createBroker({
     connectTimeout: m.connectTimeoutMs,

@@ -1,98 +1,140 @@
 export interface LoginThrottleOptions {
-  /** Failures of one key within `windowMs` that lock it. */
+  /** Failures of one key before its attempts are delayed. */
   limit: number;
-  /** Fixed window opened by a key's first failure; a failure after it opens a new window. */
+  /** A key's failures are forgotten this long after its last failure (and once its delay is over). */
   windowMs: number;
-  /** How long a locked key stays locked. */
-  lockoutMs: number;
+  /** Delay after the `limit`-th failure; it doubles with every further failure... */
+  firstDelayMs: number;
+  /** ...up to this. */
+  maxDelayMs: number;
   now: () => number;
   /** Most keys tracked at once (default 100,000). */
   maxKeys?: number;
 }
 
+interface Entry {
+  failures: number;
+  lastMs: number;
+  /** No attempt of the key is checked before this. */
+  untilMs: number;
+}
+
 /**
- * Failed-login throttling: after `limit` failures of one key (a gateway id or an IP) within
- * `windowMs`, the key is locked for `lockoutMs` and its attempts are refused without a password
- * check; when the lockout is over the key starts afresh. A success clears the key.
+ * Failed-login throttling by growing delays, never a hard lock of an identity: after `limit`
+ * failures of one key, the key's next attempt is refused unchecked for `firstDelayMs`, and every
+ * further failure doubles the delay up to `maxDelayMs`. An attempt refused during a delay is not a
+ * failure (it was never checked), so a client retrying in a loop gets one check per delay. A
+ * success clears the key. The caller picks the keys: the cloud bridge keys by (identity, source
+ * address) and by (tenant, source address), so an attacker slows down only itself and its own
+ * address, and the real owner of an identity connecting from elsewhere is never refused.
  *
- * Bounded memory: at most `maxKeys` keys. When the table is full, a new key makes room by dropping,
- * in this order: keys whose lockout or window is over, then the oldest key that is not locked,
- * and only when every key is locked, the oldest locked key. A flood of fresh keys (one failure
- * each) therefore never unlocks a locked key; only `maxKeys` newer locked keys can push it out.
- * Each map keeps insertion order, which is the order of window starts (counting) and of lock times
- * (locked, all with the same lockoutMs), so the over ones are at the front: making room costs
- * amortized O(1).
+ * Bounded memory: at most `maxKeys` keys. The map keeps last-failure order (a failure moves its key
+ * to the end), so forgotten keys sit at the front; when the table is full a new key makes room by
+ * dropping forgotten keys, then the oldest key not delayed now, and only when every key is delayed,
+ * the oldest one. A flood of fresh keys (one failure each) therefore never frees a delayed key.
  */
 export class LoginThrottle {
-  /** Keys with failures in their current window, not locked; oldest window first. */
-  private readonly counting = new Map<string, { count: number; firstMs: number }>();
-  /** Locked keys with the end of their lockout; earliest lock first. */
-  private readonly lockedUntil = new Map<string, number>();
+  private readonly entries = new Map<string, Entry>();
   private readonly maxKeys: number;
 
   constructor(private readonly opts: LoginThrottleOptions) {
     this.maxKeys = Math.max(1, opts.maxKeys ?? 100_000);
   }
 
-  /** Keys tracked now (counting or locked, including ones over but not yet dropped). */
+  /** Keys tracked now (including forgotten ones not yet dropped). */
   get size(): number {
-    return this.counting.size + this.lockedUntil.size;
+    return this.entries.size;
   }
 
-  /** True when the key is locked now. */
-  locked(key: string): boolean {
-    const until = this.lockedUntil.get(key);
-    return until !== undefined && until > this.opts.now();
+  /** Milliseconds before an attempt of the key may be checked; 0 = now. */
+  retryAfterMs(key: string): number {
+    const e = this.entries.get(key);
+    return e ? Math.max(0, e.untilMs - this.opts.now()) : 0;
   }
 
-  /** Counts a failed login of the key; the `limit`-th within the window locks it. A failure of a locked key changes nothing. */
-  fail(key: string): void {
+  /** Failures of the key counted now (0 once forgotten). */
+  failures(key: string): number {
+    const e = this.entries.get(key);
+    return e && !this.forgotten(e, this.opts.now()) ? e.failures : 0;
+  }
+
+  /** Counts a failed (checked) login of the key; returns the delay it now has. */
+  fail(key: string): number {
     const now = this.opts.now();
-    const until = this.lockedUntil.get(key);
-    if (until !== undefined) {
-      if (until > now) return;
-      this.lockedUntil.delete(key);
-    }
-    let f = this.counting.get(key);
-    if (f && now - f.firstMs > this.opts.windowMs) {
-      this.counting.delete(key); // re-inserted at the end: the map stays in window-start order
-      f = undefined;
-    }
-    if (!f) {
+    let e = this.entries.get(key);
+    if (e) this.entries.delete(key); // re-inserted at the end: last-failure order
+    if (!e || this.forgotten(e, now)) {
       this.makeRoom(now);
-      f = { count: 0, firstMs: now };
-      this.counting.set(key, f);
+      e = { failures: 0, lastMs: now, untilMs: 0 };
     }
-    f.count++;
-    if (f.count >= this.opts.limit) {
-      this.counting.delete(key);
-      this.lockedUntil.set(key, now + this.opts.lockoutMs);
-    }
+    e.failures++;
+    e.lastMs = now;
+    const over = e.failures - this.opts.limit;
+    const delay = over < 0 ? 0 : Math.min(this.opts.maxDelayMs, this.opts.firstDelayMs * 2 ** Math.min(over, 40));
+    e.untilMs = now + delay;
+    this.entries.set(key, e);
+    return delay;
   }
 
-  /** A successful login: the key's failures (and lockout) are forgotten. */
+  /** A successful login: the key's failures and delay are forgotten. */
   succeed(key: string): void {
-    this.counting.delete(key);
-    this.lockedUntil.delete(key);
+    this.entries.delete(key);
+  }
+
+  private forgotten(e: Entry, now: number): boolean {
+    return now >= e.untilMs && now - e.lastMs > this.opts.windowMs;
   }
 
   /** Before a new key is added: drops keys until there is room for one. */
   private makeRoom(now: number): void {
-    if (this.size < this.maxKeys) return;
-    for (const [key, until] of this.lockedUntil) {
-      if (until > now) break;
-      this.lockedUntil.delete(key);
+    if (this.entries.size < this.maxKeys) return;
+    for (const [key, e] of this.entries) {
+      if (now - e.lastMs <= this.opts.windowMs) break; // the rest failed more recently
+      if (now >= e.untilMs) this.entries.delete(key);
     }
-    for (const [key, f] of this.counting) {
-      if (now - f.firstMs <= this.opts.windowMs) break;
-      this.counting.delete(key);
+    if (this.entries.size < this.maxKeys) return;
+    for (const [key, e] of this.entries) {
+      if (now >= e.untilMs) {
+        this.entries.delete(key);
+        return;
+      }
     }
-    if (this.size < this.maxKeys) return;
-    const oldest = this.counting.keys().next();
-    if (!oldest.done) this.counting.delete(oldest.value);
-    else {
-      const oldestLocked = this.lockedUntil.keys().next();
-      if (!oldestLocked.done) this.lockedUntil.delete(oldestLocked.value);
-    }
+    const oldest = this.entries.keys().next();
+    if (!oldest.done) this.entries.delete(oldest.value);
   }
 }
+
+/**
+ * The two throttles every login path uses (MQTT and the API): failures are keyed by
+ * (identity, source) and by (tenant of the identity, source); the source key allows `sourceFactor`
+ * times the failures of a pair. A correct credential from a source that has not been failing is
+ * always checked, so nobody can keep a gateway or a token out by failing in its name.
+ */
+export class LoginGuard {
+  private readonly pairs: LoginThrottle;
+  private readonly sources: LoginThrottle;
+
+  constructor(opts: Omit<LoginThrottleOptions, 'maxKeys'> & { sourceFactor?: number }) {
+    this.pairs = new LoginThrottle(opts);
+    this.sources = new LoginThrottle({ ...opts, limit: opts.limit * (opts.sourceFactor ?? 4) });
+  }
+
+  /** 0 when the attempt may be checked, else the ms to wait. `tenant` is the identity's tenant ('' when unknown). */
+  retryAfterMs(identity: string, tenant: string, source: string): number {
+    return Math.max(this.pairs.retryAfterMs(pairKey(identity, source)), this.sources.retryAfterMs(sourceKey(tenant, source)));
+  }
+
+  /** A checked attempt failed; returns the delay the pair now has. */
+  fail(identity: string, tenant: string, source: string): number {
+    this.sources.fail(sourceKey(tenant, source));
+    return this.pairs.fail(pairKey(identity, source));
+  }
+
+  /** A checked attempt succeeded: the pair starts afresh (the source key is not cleared: one good login must not wash away guesses at other identities). */
+  succeed(identity: string, source: string): void {
+    this.pairs.succeed(pairKey(identity, source));
+  }
+}
+
+const pairKey = (identity: string, source: string): string => `pair\u0000${identity}\u0000${source}`;
+const sourceKey = (tenant: string, source: string): string => `src\u0000${tenant}\u0000${source}`;

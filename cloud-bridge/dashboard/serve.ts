@@ -48,9 +48,11 @@ export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
  */
 export function registerDashboard(app: FastifyInstance, opts: { auth: 'none' | 'token' }): void {
   const assets = loadAssets();
-  app.get('/', async (_req, reply) => reply.redirect('/dashboard/'));
-  app.get('/dashboard/config.json', async () => ({ auth: opts.auth }));
-  app.get<{ Params: { file?: string } }>('/dashboard/:file?', async (req, reply) => {
+  // Static files, readable without a token (the dashboard asks for one and sends it to /api/v1).
+  const config = { access: 'public' } as const;
+  app.get('/', { config }, async (_req, reply) => reply.redirect('/dashboard/'));
+  app.get('/dashboard/config.json', { config }, async () => ({ auth: opts.auth }));
+  app.get<{ Params: { file?: string } }>('/dashboard/:file?', { config }, async (req, reply) => {
     const a = assets.get(req.params.file || 'index.html');
     if (!a) return reply.code(404).send({ error: 'not_found', message: `no dashboard file ${req.params.file ?? ''}` });
     for (const [k, v] of Object.entries(SECURITY_HEADERS)) void reply.header(k, v);

@@ -38,6 +38,8 @@ const MIGRATIONS: string[] = [
      id BIGSERIAL PRIMARY KEY, gateway TEXT NOT NULL, kind TEXT NOT NULL, received_ms BIGINT NOT NULL, reason_code TEXT NOT NULL, reason TEXT NOT NULL,
      producer_id TEXT, epoch BIGINT, seq_first BIGINT, count INTEGER, bytes BYTEA NOT NULL);
    CREATE INDEX quarantine_gateway ON quarantine (gateway, id);`,
+  // 2: API tokens have a scope: 'tenant' (a tenant's data) or 'platform' (cloud-wide operator figures, no tenant data).
+  `ALTER TABLE api_tokens ADD COLUMN scope TEXT NOT NULL DEFAULT 'tenant';`,
 ];
 
 export const PG_SCHEMA_VERSION = MIGRATIONS.length;

@@ -2,7 +2,7 @@ import pg from 'pg';
 import type { Logger } from '../../core/logger.js';
 import { RegistryError } from '../../core/errors.js';
 import { LIMITS, type CatalogData, type DecodedBatch } from '../../proto/codec.js';
-import type { CloudStore, DeviceRow, GatewayRow, LatestRow, QuarantineEntry, RegistryChange, RegistrySnapshot, SeriesQuery, StoredReading, TagRow, WriteContext, WriteOutcome } from './reading-store.js';
+import { tokenScope, type CloudStore, type DeviceRow, type GatewayRow, type LatestRow, type QuarantineEntry, type RegistryChange, type RegistrySnapshot, type SeriesQuery, type StoredReading, type TagRow, type WriteContext, type WriteOutcome } from './reading-store.js';
 import { pgMigrate } from './pg-schema.js';
 import { PartitionCache, pgInsertQuarantine, pgWriteBatchTx } from './pg-batch-writer.js';
 import { fromColumns } from './value-columns.js';
@@ -186,8 +186,8 @@ export class PgStore implements CloudStore {
       const tenants = (await c.query<{ id: string }>('SELECT id FROM tenants ORDER BY id')).rows.map((t) => t.id);
       const gateways = (await c.query<{ id: string; tenant: string; password_hash: string | null; revoked_ms: number | null }>('SELECT id, tenant, password_hash, revoked_ms FROM gateways ORDER BY id')).rows
         .map((g) => ({ id: g.id, tenant: g.tenant, passwordHash: g.password_hash, revoked: g.revoked_ms !== null }));
-      const tokens = (await c.query<{ id: string; tenant: string; token_hash: string; revoked_ms: number | null }>('SELECT id, tenant, token_hash, revoked_ms FROM api_tokens ORDER BY id')).rows
-        .map((t) => ({ id: t.id, tenant: t.tenant, tokenHash: t.token_hash, revoked: t.revoked_ms !== null }));
+      const tokens = (await c.query<{ id: string; tenant: string; scope: string; token_hash: string; revoked_ms: number | null }>('SELECT id, tenant, scope, token_hash, revoked_ms FROM api_tokens ORDER BY id')).rows
+        .map((t) => ({ id: t.id, tenant: t.tenant, scope: tokenScope(t.scope), tokenHash: t.token_hash, revoked: t.revoked_ms !== null }));
       return { revision, tenants, gateways, tokens };
     });
   }
@@ -216,8 +216,8 @@ export class PgStore implements CloudStore {
           break;
         }
         case 'addToken':
-          if (!(await one('SELECT 1 FROM tenants WHERE id = $1', [ch.tenant]))) throw new RegistryError('unknown_tenant', `tenant "${ch.tenant}" does not exist`);
-          await c.query('INSERT INTO api_tokens (id, tenant, token_hash, created_ms) VALUES ($1, $2, $3, $4)', [ch.id, ch.tenant, ch.tokenHash, ch.atMs]);
+          if (ch.scope === 'tenant' && !(await one('SELECT 1 FROM tenants WHERE id = $1', [ch.tenant]))) throw new RegistryError('unknown_tenant', `tenant "${ch.tenant}" does not exist`);
+          await c.query('INSERT INTO api_tokens (id, tenant, scope, token_hash, created_ms) VALUES ($1, $2, $3, $4, $5)', [ch.id, ch.scope === 'platform' ? '' : ch.tenant, ch.scope, ch.tokenHash, ch.atMs]);
           break;
         case 'revokeToken': {
           const old = await one('SELECT revoked_ms FROM api_tokens WHERE id = $1', [ch.id]);

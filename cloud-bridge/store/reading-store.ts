@@ -140,9 +140,19 @@ export interface RegistryGateway {
   revoked: boolean;
 }
 
+/** What a token opens: 'tenant' = that tenant's data and alarms; 'platform' = the cloud-wide operator figures (/metrics), no tenant data. */
+export type TokenScope = 'tenant' | 'platform';
+
+/** A scope column read back from a store (anything unknown is the narrower 'tenant'). */
+export function tokenScope(s: string): TokenScope {
+  return s === 'platform' ? 'platform' : 'tenant';
+}
+
 export interface RegistryToken {
   id: string;
+  /** '' for a platform token. */
   tenant: string;
+  scope: TokenScope;
   /** scrypt hash of the token secret. */
   tokenHash: string;
   revoked: boolean;
@@ -161,7 +171,8 @@ export type RegistryChange =
   | { op: 'addTenant'; id: string; atMs: number }
   | { op: 'addGateway'; id: string; tenant: string; passwordHash: string | null; atMs: number }
   | { op: 'revokeGateway'; id: string; atMs: number }
-  | { op: 'addToken'; id: string; tenant: string; tokenHash: string; atMs: number }
+  /** A platform token ignores `tenant` (stored as ''). */
+  | { op: 'addToken'; id: string; tenant: string; scope: TokenScope; tokenHash: string; atMs: number }
   /** An API token (and alarm-reader login) stops working: its hash is dropped, the id is never reused. */
   | { op: 'revokeToken'; id: string; atMs: number }
   /** Gateways listed in the config file: tenants created, gateways inserted or their hash updated; a revoked one stays revoked. */

@@ -1,6 +1,6 @@
 import type { Sqlite } from '../../core/sqlite.js';
 import { RegistryError } from '../../core/errors.js';
-import type { RegistryChange, RegistrySnapshot } from './reading-store.js';
+import { tokenScope, type RegistryChange, type RegistrySnapshot } from './reading-store.js';
 
 /** The registry tables of the SQLite store (migration 2). Every change bumps registry_revision in the same transaction. */
 export async function sqliteRegistryRevision(db: Sqlite): Promise<number> {
@@ -11,12 +11,12 @@ export async function sqliteLoadRegistry(db: Sqlite): Promise<RegistrySnapshot> 
   const revision = await sqliteRegistryRevision(db);
   const tenants = await db.all<{ id: string }>('SELECT id FROM tenants ORDER BY id');
   const gws = await db.all<{ id: string; tenant: string; password_hash: string | null; revoked_ms: number | null }>('SELECT id, tenant, password_hash, revoked_ms FROM gateways ORDER BY id');
-  const tokens = await db.all<{ id: string; tenant: string; token_hash: string; revoked_ms: number | null }>('SELECT id, tenant, token_hash, revoked_ms FROM api_tokens ORDER BY id');
+  const tokens = await db.all<{ id: string; tenant: string; scope: string; token_hash: string; revoked_ms: number | null }>('SELECT id, tenant, scope, token_hash, revoked_ms FROM api_tokens ORDER BY id');
   return {
     revision,
     tenants: tenants.map((t) => t.id),
     gateways: gws.map((g) => ({ id: g.id, tenant: g.tenant, passwordHash: g.password_hash, revoked: g.revoked_ms !== null })),
-    tokens: tokens.map((t) => ({ id: t.id, tenant: t.tenant, tokenHash: t.token_hash, revoked: t.revoked_ms !== null })),
+    tokens: tokens.map((t) => ({ id: t.id, tenant: t.tenant, scope: tokenScope(t.scope), tokenHash: t.token_hash, revoked: t.revoked_ms !== null })),
   };
 }
 
@@ -43,8 +43,8 @@ export function sqliteApplyRegistry(db: Sqlite, c: RegistryChange): Promise<void
         break;
       }
       case 'addToken': {
-        if (!(await db.get('SELECT 1 FROM tenants WHERE id = ?', [c.tenant]))) throw new RegistryError('unknown_tenant', `tenant "${c.tenant}" does not exist`);
-        await db.run('INSERT INTO api_tokens (id, tenant, token_hash, created_ms) VALUES (?, ?, ?, ?)', [c.id, c.tenant, c.tokenHash, c.atMs]);
+        if (c.scope === 'tenant' && !(await db.get('SELECT 1 FROM tenants WHERE id = ?', [c.tenant]))) throw new RegistryError('unknown_tenant', `tenant "${c.tenant}" does not exist`);
+        await db.run('INSERT INTO api_tokens (id, tenant, scope, token_hash, created_ms) VALUES (?, ?, ?, ?, ?)', [c.id, c.scope === 'platform' ? '' : c.tenant, c.scope, c.tokenHash, c.atMs]);
         break;
       }
       case 'revokeToken': {

@@ -116,6 +116,8 @@ const MIGRATIONS: string[] = [
    CREATE TABLE registry_revision (revision INTEGER NOT NULL);
    INSERT INTO registry_revision (revision) VALUES (1);
    CREATE INDEX batches_producer_seq ON batches (gateway, producer_id, seq_first);`,
+  // 3: API tokens have a scope: 'tenant' (a tenant's data) or 'platform' (cloud-wide operator figures, no tenant data).
+  `ALTER TABLE api_tokens ADD COLUMN scope TEXT NOT NULL DEFAULT 'tenant';`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -28,7 +28,7 @@ describe('alarm readers on the embedded broker, and the integrity alarm', () => 
   beforeAll(async () => {
     tmp = tempDir('jinyun-alarm-reader-');
     bridge = await startTestBridge(await testConfig(tmp.dir));
-    await bridge.store.applyRegistry({ op: 'addToken', id: READER.id, tenant: GW1.tenant, tokenHash: await hashPassword(READER.secret), atMs: Date.now() });
+    await bridge.store.applyRegistry({ op: 'addToken', id: READER.id, tenant: GW1.tenant, scope: 'tenant', tokenHash: await hashPassword(READER.secret), atMs: Date.now() });
     await bridge.registry.poll();
     a = await connectGateway(bridge.mqttPort, GW1);
     b = await connectGateway(bridge.mqttPort, GW2);

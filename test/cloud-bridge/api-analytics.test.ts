@@ -21,6 +21,7 @@ import { CATALOG, T0, batchBytes } from './helpers.js';
 const MIN = 60_000;
 const TOKEN_A = 'tok-a.secret-of-tenant-a-000';
 const TOKEN_B = 'tok-b.secret-of-tenant-b-000';
+const TOKEN_OPS = 'tok-ops.secret-of-the-operator';
 
 describe('API analytics: aggregates, CSV export, alarms, tenant isolation, bad parameters', () => {
   let tmp: ReturnType<typeof tempDir>;
@@ -40,8 +41,9 @@ describe('API analytics: aggregates, CSV export, alarms, tenant isolation, bad p
     for (const [t, tok] of [['ta', TOKEN_A], ['tb', TOKEN_B]] as const) {
       await store.applyRegistry({ op: 'addTenant', id: t, atMs: T0 });
       const [id, secret] = tok.split('.') as [string, string];
-      await store.applyRegistry({ op: 'addToken', id, tenant: t, tokenHash: await hashPassword(secret), atMs: T0 });
+      await store.applyRegistry({ op: 'addToken', id, tenant: t, scope: 'tenant', tokenHash: await hashPassword(secret), atMs: T0 });
     }
+    await store.applyRegistry({ op: 'addToken', id: 'tok-ops', tenant: '', scope: 'platform', tokenHash: await hashPassword('secret-of-the-operator'), atMs: T0 });
     await store.applyRegistry({ op: 'seedGateways', gateways: [], atMs: T0 });
     await store.upsertCatalog('gw-a', CATALOG);
     await store.upsertCatalog('gw-b', CATALOG);
@@ -95,36 +97,53 @@ describe('API analytics: aggregates, CSV export, alarms, tenant isolation, bad p
     expect((await get(`/aggregate?gateway=gw-a&tag=pump/label&from=${T0}&to=${T0 + MIN}&bucket=1000`)).body.items).toEqual([]);
   });
 
-  it('GET /metrics (cloud-wide counters) is the operator\'s: 403 for a tenant token from the network, 401 without one, open from the cloud host', async () => {
+  it('GET /metrics (cloud-wide counters) needs a platform token, from anywhere: loopback is no credential', async () => {
     const from = async (remoteAddress: string, token: string | null) => {
       const res = await app.inject({ method: 'GET', url: '/api/v1/metrics', remoteAddress, headers: token ? { authorization: `Bearer ${token}` } : {} });
       return { status: res.statusCode, body: res.json() as Record<string, unknown> };
     };
-    expect(await from('10.1.2.3', TOKEN_A)).toEqual({ status: 403, body: { error: 'forbidden', message: 'the metrics are cloud-wide (every tenant): read them from the cloud host (loopback), not with a tenant token' } });
+    const needsPlatform = { error: 'forbidden', message: 'cloud-wide figures (every tenant) need a platform token (jinyun admin token create --platform), not a tenant token' };
+    expect(await from('10.1.2.3', TOKEN_A)).toEqual({ status: 403, body: needsPlatform });
+    expect(await from('127.0.0.1', TOKEN_A)).toEqual({ status: 403, body: needsPlatform });
     expect((await from('10.1.2.3', null)).status).toBe(401);
-    expect(await from('127.0.0.1', null)).toEqual({ status: 200, body: {} });
-    expect(await from('::ffff:127.0.0.1', null)).toEqual({ status: 200, body: {} });
+    // A reverse proxy on the cloud host makes every client loopback: no token, no metrics.
+    expect((await from('127.0.0.1', null)).status).toBe(401);
+    expect((await from('::ffff:127.0.0.1', null)).status).toBe(401);
+    expect(await from('10.1.2.3', TOKEN_OPS)).toEqual({ status: 200, body: {} });
+    // A platform token is not a key to every tenant's data.
+    expect(await call('GET', '/gateways', TOKEN_OPS)).toEqual({ status: 403, body: { error: 'forbidden', message: "a platform token reads the cloud-wide figures only; a tenant's data needs a token of that tenant" } });
     // The tenant's own data stays reachable from the network with its token.
     expect((await app.inject({ method: 'GET', url: '/api/v1/gateways', remoteAddress: '10.1.2.3', headers: { authorization: `Bearer ${TOKEN_A}` } })).statusCode).toBe(200);
   });
 
-  it('failed API logins are throttled per IP and per token id (429 without a check); a token already verified keeps working; no header is no guess', async () => {
-    const config = cloudConfigSchema.parse({ store: { type: 'sqlite', path: 'x' }, http: { auth: 'token', failedLoginLimit: 3 } });
-    const guarded = buildApi(store, { http: config.http }, { logger: silentLogger(), registry });
+  it('failed API logins slow the failing (token, address) pair with growing delays (429 unchecked); the token from elsewhere and other tokens work; no header is no guess', async () => {
+    let t = 1_000_000;
+    const config = cloudConfigSchema.parse({ store: { type: 'sqlite', path: 'x' }, http: { auth: 'token', failedLoginLimit: 3, loginDelayMs: 10_000, loginLockoutMs: 40_000 } });
+    const guarded = buildApi(store, { http: config.http }, { logger: silentLogger(), registry, now: () => t });
     await guarded.ready();
     try {
       const from = async (remoteAddress: string, token: string | null) => {
         const res = await guarded.inject({ method: 'GET', url: '/api/v1/gateways', remoteAddress, headers: token ? { authorization: `Bearer ${token}` } : {} });
         return { status: res.statusCode, error: (res.json() as { error?: string }).error, retryAfter: res.headers['retry-after'] };
       };
-      // Three wrong tokens from one address lock the address, even for a right token not yet verified.
-      for (let i = 0; i < 3; i++) expect((await from('10.0.0.1', 'tok-x.wrong-secret-0000000')).status).toBe(401);
-      expect(await from('10.0.0.1', TOKEN_A)).toEqual({ status: 429, error: 'too_many_attempts', retryAfter: '300' });
+      // Three wrong secrets for tok-a from one address: that pair waits 10 s, checked nothing meanwhile.
+      for (let i = 0; i < 3; i++) expect((await from('10.0.0.1', 'tok-a.wrong-secret-0000000')).status).toBe(401);
+      expect(await from('10.0.0.1', TOKEN_A)).toEqual({ status: 429, error: 'too_many_attempts', retryAfter: '10' });
+      // The owner of tok-a elsewhere, and another tenant's token behind the attacker's address, are checked and admitted.
       expect((await from('10.0.0.2', TOKEN_A)).status).toBe(200);
-      // Guesses for one token id spread over addresses lock that id.
-      for (const ip of ['10.0.1.1', '10.0.1.2', '10.0.1.3']) expect((await from(ip, 'tok-b.wrong-secret-0000000')).status).toBe(401);
-      expect((await from('10.0.0.9', TOKEN_B)).status).toBe(429);
-      // TOKEN_A was verified before the lock: it keeps working, also from the locked address.
+      expect((await from('10.0.0.1', TOKEN_B)).status).toBe(200);
+      // The delay grows: after it, one more wrong secret → 20 s, then 40 s (the longest).
+      t += 10_000;
+      expect((await from('10.0.0.1', 'tok-a.wrong-secret-0000000')).status).toBe(401);
+      expect((await from('10.0.0.1', 'tok-a.wrong-secret-0000000')).retryAfter).toBe('20');
+      t += 20_000;
+      expect((await from('10.0.0.1', 'tok-a.wrong-secret-0000000')).status).toBe(401);
+      expect((await from('10.0.0.1', 'tok-a.wrong-secret-0000000')).retryAfter).toBe('40');
+      t += 40_000;
+      expect((await from('10.0.0.1', 'tok-a.wrong-secret-0000000')).status).toBe(401);
+      expect((await from('10.0.0.1', 'tok-a.wrong-secret-0000000')).retryAfter).toBe('40');
+      // The right token, once its pair's delay is over, is admitted and clears the pair.
+      t += 40_000;
       expect((await from('10.0.0.1', TOKEN_A)).status).toBe(200);
       // Requests without any Authorization header are not counted as guesses.
       for (let i = 0; i < 5; i++) expect((await from('10.0.2.1', null)).status).toBe(401);
@@ -200,7 +219,7 @@ describe('API analytics: aggregates, CSV export, alarms, tenant isolation, bad p
   it('GET /openapi.json describes every endpoint, without a token', async () => {
     const { status, body } = await get('/openapi.json', null);
     expect(status).toBe(200);
-    expect(Object.keys(body.paths as object).sort()).toEqual(['/aggregate', '/alarms', '/alarms/{id}/ack', '/devices', '/events', '/export.csv', '/gateways', '/healthz', '/latest', '/metrics', '/series', '/tags']);
+    expect(Object.keys(body.paths as object).sort()).toEqual(['/aggregate', '/alarms', '/alarms/{id}/ack', '/devices', '/events', '/export.csv', '/gateways', '/healthz', '/latest', '/metrics', '/openapi.json', '/series', '/tags']);
   });
 
   it('GET /events streams alarm changes of the token\'s tenant only', async () => {

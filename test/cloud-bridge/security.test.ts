@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import net from 'node:net';
 import mqtt, { type MqttClient } from 'mqtt';
 import { TOPIC_KINDS, topicFor } from '../../core/topics.js';
 import type { CloudBridge } from '../../cloud-bridge/bridge.js';
@@ -130,13 +131,34 @@ describe('security: ACL matrix, admin CLI, revocation, throttling', () => {
 });
 
 describe('security: failed-login throttling', () => {
-  it('refuses a gateway id after repeated wrong passwords, even with the right one, and counts it', async () => {
+  /** A CONNECT from a given loopback source address (127.0.0.2 plays the attacker's host). */
+  const connectFrom = (port: number, localAddress: string, gw: Ident): Promise<MqttClient> => new Promise((resolve, reject) => {
+    const c = new mqtt.MqttClient(() => net.createConnection({ port, host: '127.0.0.1', localAddress }),
+      { clientId: gw.id, username: gw.id, password: gw.password, reconnectPeriod: 0, protocolVersion: 4, connectTimeout: 3000 });
+    c.once('connect', () => resolve(c));
+    c.once('error', (err) => { c.end(true); reject(err); });
+  });
+
+  it('an attacker hammering a gateway id slows down only itself: the real gateway and another tenant behind the attacker\'s address are admitted', async () => {
     const tmp = tempDir('jinyun-throttle-');
-    const bridge = await startTestBridge(await testConfig(tmp.dir, { mqtt: { failedLoginLimit: 3, loginLockoutMs: 60_000 } }));
+    const bridge = await startTestBridge(await testConfig(tmp.dir, { mqtt: { failedLoginLimit: 3, loginDelayMs: 60_000, loginLockoutMs: 60_000 } }));
     try {
-      for (let i = 0; i < 3; i++) await expect(connectAs(bridge.mqttPort, { ...GW1, password: 'wrong' })).rejects.toMatchObject({ code: 5 });
-      await expect(connectAs(bridge.mqttPort, GW1)).rejects.toMatchObject({ code: 5 });
-      expect(bridge.metrics.broker!.refusals).toMatchObject({ auth_bad_password: 3, auth_throttled: 1 });
+      // 10 guesses at gw-1 from 127.0.0.2: 3 are checked (wrong password), the 7 during the delay are refused unchecked.
+      for (let i = 0; i < 10; i++) await expect(connectFrom(bridge.mqttPort, '127.0.0.2', { ...GW1, password: `guess-${i}` })).rejects.toMatchObject({ code: 5 });
+      expect(bridge.metrics.broker!.refusals).toMatchObject({ auth_bad_password: 3, auth_throttled: 7 });
+      // Even the right password waits from the failing pair...
+      await expect(connectFrom(bridge.mqttPort, '127.0.0.2', GW1)).rejects.toMatchObject({ code: 5 });
+      expect(bridge.metrics.broker!.refusals.auth_throttled).toBe(8);
+      // ...but the real gw-1 on its own address, and gw-2 (another tenant) behind the attacker's address, get in at once.
+      const real = await connectFrom(bridge.mqttPort, '127.0.0.1', GW1);
+      const other = await connectFrom(bridge.mqttPort, '127.0.0.2', GW2);
+      expect([real.connected, other.connected]).toEqual([true, true]);
+      await Promise.all([real.endAsync(true), other.endAsync(true)]);
+      // Reconnects of the real gateway keep working while the attack goes on.
+      await expect(connectFrom(bridge.mqttPort, '127.0.0.2', { ...GW1, password: 'guess-x' })).rejects.toMatchObject({ code: 5 });
+      const again = await connectFrom(bridge.mqttPort, '127.0.0.1', GW1);
+      await again.endAsync(true);
+      expect(bridge.metrics.broker!.refusals).toMatchObject({ auth_bad_password: 3, auth_throttled: 9 });
     } finally {
       await bridge.close();
       tmp.cleanup();

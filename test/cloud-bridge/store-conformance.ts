@@ -147,12 +147,12 @@ export function describeCloudStore(name: string, open: (dir: string) => Promise<
       await expect(store.applyRegistry({ op: 'addGateway', id: 'g9', tenant: 'nope', passwordHash: 'h', atMs: T0 })).rejects.toMatchObject({ code: 'unknown_tenant' });
       await store.applyRegistry({ op: 'addGateway', id: 'g9', tenant: 'acme', passwordHash: 'scrypt$h', atMs: T0 });
       await expect(store.applyRegistry({ op: 'addGateway', id: 'g9', tenant: 'acme', passwordHash: 'h', atMs: T0 })).rejects.toMatchObject({ code: 'gateway_exists' });
-      await store.applyRegistry({ op: 'addToken', id: 'tok-1', tenant: 'acme', tokenHash: 'scrypt$t', atMs: T0 });
+      await store.applyRegistry({ op: 'addToken', id: 'tok-1', tenant: 'acme', scope: 'tenant', tokenHash: 'scrypt$t', atMs: T0 });
       let reg = await store.loadRegistry();
       expect(reg.revision).toBe(r0 + 3);
       expect(reg.tenants).toContain('acme');
       expect(reg.gateways.find((g) => g.id === 'g9')).toEqual({ id: 'g9', tenant: 'acme', passwordHash: 'scrypt$h', revoked: false });
-      expect(reg.tokens).toEqual([{ id: 'tok-1', tenant: 'acme', tokenHash: 'scrypt$t', revoked: false }]);
+      expect(reg.tokens).toEqual([{ id: 'tok-1', tenant: 'acme', scope: 'tenant', tokenHash: 'scrypt$t', revoked: false }]);
       await store.applyRegistry({ op: 'revokeGateway', id: 'g9', atMs: T0 });
       await expect(store.applyRegistry({ op: 'revokeGateway', id: 'g9', atMs: T0 })).rejects.toMatchObject({ code: 'already_revoked' });
       await expect(store.applyRegistry({ op: 'revokeGateway', id: 'nope', atMs: T0 })).rejects.toMatchObject({ code: 'unknown_gateway' });
@@ -167,7 +167,10 @@ export function describeCloudStore(name: string, open: (dir: string) => Promise<
       await store.applyRegistry({ op: 'revokeToken', id: 'tok-1', atMs: T0 });
       await expect(store.applyRegistry({ op: 'revokeToken', id: 'tok-1', atMs: T0 })).rejects.toMatchObject({ code: 'already_revoked' });
       await expect(store.applyRegistry({ op: 'revokeToken', id: 'tok-x', atMs: T0 })).rejects.toMatchObject({ code: 'unknown_token' });
-      expect((await store.loadRegistry()).tokens).toEqual([{ id: 'tok-1', tenant: 'acme', tokenHash: '', revoked: true }]);
+      expect((await store.loadRegistry()).tokens).toEqual([{ id: 'tok-1', tenant: 'acme', scope: 'tenant', tokenHash: '', revoked: true }]);
+      // A platform token belongs to no tenant (the tenant given is not checked, and not kept).
+      await store.applyRegistry({ op: 'addToken', id: 'tok-p', tenant: 'ignored', scope: 'platform', tokenHash: 'scrypt$p', atMs: T0 });
+      expect((await store.loadRegistry()).tokens[1]).toEqual({ id: 'tok-p', tenant: '', scope: 'platform', tokenHash: 'scrypt$p', revoked: false });
     });
 
     it('prunes raw readings before a cutoff; aggregates over the pruned range keep their exact values from the rollups', async () => {

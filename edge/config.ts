@@ -54,7 +54,7 @@ export const edgeConfigSchema = z.strictObject({
   http: z.strictObject({
     enabled: z.boolean().default(true).describe('Serve GET /healthz (JSON; 200 ok or degraded, 503 error) and GET /metrics (Prometheus).'),
     host: z.string().min(1).default('127.0.0.1').describe('Address to listen on. Keep it on localhost or the management VLAN: the OT zone allows no inbound listeners, and 0.0.0.0 exposes the endpoint on every network.'),
-    port: z.number().int().min(0).max(65535).default(9464).describe('TCP port; 0 picks a free one (logged, and printed as httpPort in the started line).'),
+    port: z.number().int().min(0).max(65535).default(9464).describe('TCP port; 0 picks a free one. When the port is taken (two agents on one host), the next free port up is used (at most 16 tried), with a warning naming it; the port in use is printed as httpPort in the started line.'),
   }).prefault({}).describe('Local HTTP endpoint for health checks and Prometheus scraping.'),
   log: z.strictObject({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

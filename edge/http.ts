@@ -5,9 +5,12 @@ import type { Logger } from '../core/logger.js';
 import { errorMessage } from '../core/errors.js';
 import type { EdgeMonitor, EdgeSnapshot, Assessment } from './monitor.js';
 
+/** Ports tried from http.port upwards when it is taken. */
+export const PORT_SEARCH = 16;
+
 export interface EdgeHttpOptions {
   host: string;
-  /** 0 picks a free port; the actual one is in the result. */
+  /** 0 picks a free port; a taken one moves to the next free port up (at most PORT_SEARCH tried); the actual one is in the result. */
   port: number;
   gateway: string;
   monitor: EdgeMonitor;
@@ -51,15 +54,28 @@ export async function startEdgeHttp(o: EdgeHttpOptions): Promise<EdgeHttpServer>
   server.headersTimeout = 5_000;
   server.keepAliveTimeout = 5_000;
   server.maxRequestsPerSocket = 100;
-  await new Promise<void>((resolve, reject) => {
+  const listen = (port: number) => new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(o.port, o.host, () => {
+    server.listen(port, o.host, () => {
       server.off('error', reject);
       resolve();
     });
   });
+  // Two agents on one host both default to 9464: the second takes the next free port up, and says so.
+  const tries = o.port === 0 ? 1 : Math.min(PORT_SEARCH, 65536 - o.port);
+  for (let i = 0; ; i++) {
+    try {
+      await listen(o.port + i);
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+      if (i + 1 >= tries) throw new Error(`ports ${o.port}..${o.port + i} on ${o.host} are all in use (http.port)`, { cause: err });
+    }
+  }
   const port = (server.address() as AddressInfo).port;
-  log.info({ host: o.host, port }, 'http endpoint listening (/healthz, /metrics)');
+  if (o.port !== 0 && port !== o.port) {
+    log.warn({ host: o.host, port, configuredPort: o.port }, `http.port ${o.port} is in use (another agent on this host?): /healthz and /metrics are on port ${port} instead; set http.port to pin it`);
+  } else log.info({ host: o.host, port }, 'http endpoint listening (/healthz, /metrics)');
   return {
     port,
     close: () => new Promise<void>((resolve) => {

@@ -4,6 +4,7 @@ import { LIMITS, type DecodedBatch } from '../../proto/codec.js';
 import type { QuarantineEntry, WriteContext, WriteOutcome } from './reading-store.js';
 import { monthPartition } from './pg-schema.js';
 import { toColumns } from './value-columns.js';
+import { coveredReadings, epochRegression, overlapConflict, type StoredCells } from './replay-checks.js';
 
 const hex = (h: number): string => `0x${(h >>> 0).toString(16).padStart(8, '0')}`;
 
@@ -63,11 +64,15 @@ export async function pgWriteBatchTx(c: PoolClient, tagMap: (c: PoolClient) => P
   const ranges = (await c.query<{ epoch: number; seq_first: number; seq_last: number }>(
     'SELECT epoch, seq_first, seq_last FROM batches WHERE gateway = $1 AND producer_id = $2 AND seq_first BETWEEN $3 AND $4 AND seq_last >= $5',
     [gateway, batch.producerId, lo, last, batch.seqFirst])).rows;
-  const reused = ranges.find((r) => r.epoch > batch.epoch); // see seqReusedByOtherEpoch in the SQLite writer
-  if (reused) {
-    const reason = `seqs ${batch.seqFirst}..${last} of producer ${batch.producerId} were stored under epoch ${reused.epoch}; this batch says epoch ${batch.epoch} (restored or copied edge database?)`;
-    await pgInsertQuarantine(c, { gateway, kind: 'data', receivedMs: ctx.receivedMs, reasonCode: 'epoch_regression', reason, key: batch, bytes: ctx.bytes }, keepQuarantine);
-    return { result: 'rejected', reasonCode: 'epoch_regression', reason };
+  // Epoch regression (bad-input row 29, replay-checks.ts): a later epoch of the producer already began at or below these seqs.
+  const regression = await epochRegression(batch, async (e) => {
+    const row = (await c.query<{ epoch: number; seq_first: number }>(
+      'SELECT epoch, seq_first FROM batches WHERE gateway = $1 AND producer_id = $2 AND epoch > $3 ORDER BY epoch, seq_first LIMIT 1', [gateway, batch.producerId, e])).rows[0];
+    return row && { epoch: row.epoch, seqFirst: row.seq_first };
+  });
+  if (regression) {
+    await pgInsertQuarantine(c, { gateway, kind: 'data', receivedMs: ctx.receivedMs, reasonCode: 'epoch_regression', reason: regression, key: batch, bytes: ctx.bytes }, keepQuarantine);
+    return { result: 'rejected', reasonCode: 'epoch_regression', reason: regression };
   }
   const series = await tagMap(c);
   const unknown = [...new Set(batch.readings.filter((r) => !series.has(r.tagId)).map((r) => r.tagId))];
@@ -75,7 +80,13 @@ export async function pgWriteBatchTx(c: PoolClient, tagMap: (c: PoolClient) => P
     return { result: 'retry', reasonCode: 'unknown_tag', reason: `tag ids ${unknown.slice(0, 10).join(', ')}${unknown.length > 10 ? ', ...' : ''} are not in the catalog of producer ${batch.producerId}`, tagIds: unknown };
   }
   const covered = ranges.filter((x) => x.epoch === batch.epoch);
-  const fresh = covered.length === 0 ? batch.readings : batch.readings.filter((r) => !covered.some((x) => r.seq >= x.seq_first && r.seq <= x.seq_last));
+  const overlap = coveredReadings(batch, covered);
+  const conflict = overlap.length === 0 ? null : await pgOverlapConflict(c, series, batch, overlap);
+  if (conflict) {
+    await pgInsertQuarantine(c, { gateway, kind: 'data', receivedMs: ctx.receivedMs, reasonCode: 'replay_conflict', reason: conflict, key: batch, bytes: ctx.bytes }, keepQuarantine);
+    return { result: 'rejected', reasonCode: 'replay_conflict', reason: conflict };
+  }
+  const fresh = overlap.length === 0 ? batch.readings : batch.readings.filter((r) => !covered.some((x) => r.seq >= x.seq_first && r.seq <= x.seq_last));
   await c.query('INSERT INTO batches (gateway, producer_id, epoch, seq_first, seq_last, count, body_hash, stored, historical, received_ms) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)',
     [gateway, batch.producerId, batch.epoch, batch.seqFirst, last, batch.count, batch.bodyHash, fresh.length, batch.historical, ctx.receivedMs]);
   if (fresh.length > 0) {
@@ -86,6 +97,20 @@ export async function pgWriteBatchTx(c: PoolClient, tagMap: (c: PoolClient) => P
   ctx.beforeCommit?.();
   const skipped = batch.count - fresh.length;
   return fresh.length > 0 ? { result: 'ok', stored: fresh.length, skipped } : { result: 'duplicate', stored: 0, skipped };
+}
+
+/** What the store holds under each covered reading's (series, source time, epoch, seq): one query through the (series_id, ts) index. */
+async function pgOverlapConflict(c: PoolClient, series: Map<number, number>, batch: DecodedBatch, overlap: SequencedReading[]): Promise<string | null> {
+  const sid = overlap.map((r) => series.get(r.tagId)!);
+  const rows = (await c.query<StoredCells & { i: number }>(
+    `SELECT u.i, r.kind, r.value, r.value_text, r.quality
+     FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) WITH ORDINALITY AS u(s, t, n, i)
+     JOIN readings r ON r.series_id = u.s AND r.ts = u.t AND r.epoch = $4 AND r.seq = u.n`,
+    [sid, overlap.map((r) => r.ts), overlap.map((r) => r.seq), batch.epoch])).rows;
+  const stored: (StoredCells | undefined)[] = new Array(overlap.length);
+  for (const row of rows) stored[Number(row.i) - 1] = row;
+  const horizon = overlap.length === rows.length ? 0 : (await c.query<{ b: number | null }>('SELECT MAX(before_ms) AS b FROM rollup_pruned')).rows[0]?.b ?? 0;
+  return overlapConflict(batch, overlap, stored, horizon);
 }
 
 function columns(series: Map<number, number>, rows: readonly SequencedReading[]) {

@@ -3,6 +3,7 @@ import type { SequencedReading } from '../../core/reading.js';
 import { LIMITS, type DecodedBatch } from '../../proto/codec.js';
 import type { QuarantineEntry, WriteContext, WriteOutcome } from './reading-store.js';
 import { Kind, exactParts, toColumns } from './value-columns.js';
+import { coveredReadings, epochRegression, overlapConflict, type StoredCells } from './replay-checks.js';
 
 /** (gateway, producer) -> (tag id -> series id), loaded lazily, dropped when the gateway's catalog changes. */
 export class TagMapCache {
@@ -99,16 +100,24 @@ async function writeBatchBody(db: Sqlite, tags: TagMapCache, gateway: string, ba
   if (unknown.length > 0) {
     return { result: 'retry', reasonCode: 'unknown_tag', reason: `tag ids ${unknown.slice(0, 10).join(', ')}${unknown.length > 10 ? ', ...' : ''} are not in the catalog of producer ${batch.producerId}`, tagIds: unknown };
   }
-  // Epoch regression (bad-input row 29): seqs already stored under a HIGHER epoch mean the producer went
-  // back in time (a restored or copied spool). A newer epoch reusing an older one's seqs is allowed.
-  const reused = ranges.find((x) => x.epoch > batch.epoch);
-  if (reused) {
-    const reason = `seqs ${batch.seqFirst}..${last} of producer ${batch.producerId} were stored under epoch ${reused.epoch}; this batch says epoch ${batch.epoch} (restored or copied edge database?)`;
-    await insertQuarantine(db, { gateway, kind: 'data', receivedMs: ctx.receivedMs, reasonCode: 'epoch_regression', reason, key: batch, bytes: ctx.bytes }, limits.maxQuarantinePerGateway);
-    return { result: 'rejected', reasonCode: 'epoch_regression', reason };
+  // Epoch regression (bad-input row 29, replay-checks.ts): a later epoch of the producer already began at or below these seqs.
+  const regression = await epochRegression(batch, async (e) => {
+    const row = await db.get<{ epoch: number; seq_first: number }>(
+      'SELECT epoch, seq_first FROM batches WHERE gateway = ? AND producer_id = ? AND epoch > ? ORDER BY epoch, seq_first LIMIT 1', [gateway, batch.producerId, e]);
+    return row && { epoch: row.epoch, seqFirst: row.seq_first };
+  });
+  if (regression) {
+    await insertQuarantine(db, { gateway, kind: 'data', receivedMs: ctx.receivedMs, reasonCode: 'epoch_regression', reason: regression, key: batch, bytes: ctx.bytes }, limits.maxQuarantinePerGateway);
+    return { result: 'rejected', reasonCode: 'epoch_regression', reason: regression };
   }
   const covered = ranges.filter((x) => x.epoch === batch.epoch);
-  const fresh = covered.length === 0 ? batch.readings : batch.readings.filter((r) => !covered.some((c) => r.seq >= c.seq_first && r.seq <= c.seq_last));
+  const overlap = coveredReadings(batch, covered);
+  const conflict = overlap.length === 0 ? null : await sqliteOverlapConflict(db, series, batch, overlap);
+  if (conflict) {
+    await insertQuarantine(db, { gateway, kind: 'data', receivedMs: ctx.receivedMs, reasonCode: 'replay_conflict', reason: conflict, key: batch, bytes: ctx.bytes }, limits.maxQuarantinePerGateway);
+    return { result: 'rejected', reasonCode: 'replay_conflict', reason: conflict };
+  }
+  const fresh = overlap.length === 0 ? batch.readings : batch.readings.filter((r) => !covered.some((c) => r.seq >= c.seq_first && r.seq <= c.seq_last));
   for (let i = 0; i < fresh.length; i += limits.chunkRows) await insertReadings(db, series, batch, fresh.slice(i, i + limits.chunkRows));
   await upsertLatest(db, series, fresh, limits.chunkRows);
   await db.run(
@@ -119,6 +128,18 @@ async function writeBatchBody(db: Sqlite, tags: TagMapCache, gateway: string, ba
   ctx.beforeCommit?.();
   const skipped = batch.count - fresh.length;
   return fresh.length > 0 ? { result: 'ok', stored: fresh.length, skipped } : { result: 'duplicate', stored: 0, skipped };
+}
+
+/** What the store holds under each covered reading's (series, source time, epoch, seq): one query through the (series_id, ts) index. */
+async function sqliteOverlapConflict(db: Sqlite, series: Map<number, number>, batch: DecodedBatch, overlap: SequencedReading[]): Promise<string | null> {
+  const keys = overlap.map((r) => [series.get(r.tagId)!, r.ts, r.seq]);
+  const rows = await db.all<StoredCells & { i: number }>(
+    `SELECT j.key AS i, r.kind, r.value, r.value_text, r.quality FROM jsonb_each(?1) j
+     JOIN readings r ON r.series_id = j.value->>0 AND r.ts = j.value->>1 AND r.epoch = ?2 AND r.seq = j.value->>2`, [JSON.stringify(keys), batch.epoch]);
+  const stored: (StoredCells | undefined)[] = new Array(overlap.length);
+  for (const row of rows) stored[row.i] = row;
+  const horizon = overlap.length === rows.length ? 0 : (await db.get<{ b: number | null }>('SELECT MAX(pruned_before) AS b FROM rollup_state'))?.b ?? 0;
+  return overlapConflict(batch, overlap, stored, horizon);
 }
 
 /**

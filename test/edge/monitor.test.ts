@@ -4,7 +4,9 @@ import { silentLogger } from '../../core/logger.js';
 import { emptyHealth, type DeviceHealth } from '../../drivers/driver.js';
 import { ClockMonitor, MIN_PLAUSIBLE_WALL_MS } from '../../edge/clock.js';
 import { EdgeMonitor, RecentDelta, type MonitorSources } from '../../edge/monitor.js';
-import { startEdgeHttp } from '../../edge/http.js';
+import { PORT_SEARCH, startEdgeHttp } from '../../edge/http.js';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import { createEdgeMetrics } from '../../edge/metrics.js';
 import { decodeHealth, encodeHealth, pb } from '../../proto/codec.js';
 import { healthData } from '../../edge/health-message.js';
@@ -78,6 +80,28 @@ describe('EdgeMonitor assessment', () => {
       expect(text).toContain('jinyun_edge_spool_up{gateway="gw-x"} 0');
     } finally {
       await http.close();
+    }
+  });
+
+  it('a second agent on the same host finds http.port taken: it serves on the next free port up and says which', async () => {
+    const { src } = fakeSources(tmp.dir);
+    const monitor = new EdgeMonitor(src);
+    const registry = createEdgeMetrics({ gateway: 'gw-x', monitor });
+    const first = await startEdgeHttp({ host: '127.0.0.1', port: 0, gateway: 'gw-1', monitor, registry, logger: silentLogger() });
+    const out: string[] = [];
+    const logger = pino({ level: 'info' }, new Writable({ write(chunk: Buffer, _enc, cb) { out.push(chunk.toString('utf8')); cb(); } }));
+    let second: Awaited<ReturnType<typeof startEdgeHttp>> | undefined;
+    try {
+      second = await startEdgeHttp({ host: '127.0.0.1', port: first.port, gateway: 'gw-2', monitor, registry, logger });
+      expect(second.port).toBeGreaterThan(first.port);
+      expect(second.port).toBeLessThan(first.port + PORT_SEARCH);
+      expect((await fetch(`http://127.0.0.1:${second.port}/healthz`)).status).toBe(200);
+      const warn = out.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.level === 40);
+      expect(warn).toMatchObject({ port: second.port, configuredPort: first.port,
+        msg: `http.port ${first.port} is in use (another agent on this host?): /healthz and /metrics are on port ${second.port} instead; set http.port to pin it` });
+    } finally {
+      await second?.close();
+      await first.close();
     }
   });
 

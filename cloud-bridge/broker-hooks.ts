@@ -8,6 +8,7 @@ import type { Registry } from './registry.js';
 import type { LoginGuard } from './login-throttle.js';
 
 // aedes' AuthErrorCode is a const enum in a .d.ts; the MQTT 3.1.1 CONNACK codes are spelled out here.
+const CONNACK_IDENTIFIER_REJECTED = 2;
 const CONNACK_SERVER_UNAVAILABLE = 3;
 const CONNACK_NOT_AUTHORIZED = 5;
 
@@ -16,6 +17,8 @@ export interface HookDeps {
   /** Identity bound to each authenticated client; the ACL reads only this, never the topic or payload. */
   identities: WeakMap<Client, Identity>;
   maxConcurrentAuth: number;
+  /** Longest client id, checked at every protocol level before the id is looked up, throttled or logged. */
+  maxClientIdLength: number;
   throttle: LoginGuard;
   maxConnectionsPerTenant: number;
   /** Authenticated clients of a tenant connected now. */
@@ -54,7 +57,7 @@ export function brokerHooks(d: HookDeps): Hooks {
     authenticate(client, username, password, done) {
       const remote = remoteOf(client) ?? '?';
       const fail = (reason: string, code: number): void => {
-        d.refuse(reason, { gateway: client.id, remote });
+        d.refuse(reason, { gateway: client.id.slice(0, 128), remote });
         done(Object.assign(new Error(reason), { returnCode: code }) as unknown as AuthenticateError, false);
       };
       const accept = (tenant: string, role: Identity['role'] = 'gateway'): void => {
@@ -62,6 +65,10 @@ export function brokerHooks(d: HookDeps): Hooks {
         d.identities.set(client, { gateway: client.id, tenant, role });
         done(null, true);
       };
+      // Before the id is used anywhere: its length (aedes checks it for MQTT 3.1 only) and the session kind.
+      if (client.id.length > d.maxClientIdLength) return fail('auth_bad_client_id', CONNACK_IDENTIFIER_REJECTED);
+      // Gateways and alarm readers use clean sessions; a persistent one would make the broker keep every unacknowledged message for it.
+      if (!client.clean) return fail('auth_persistent_session', CONNACK_IDENTIFIER_REJECTED);
       const certId = certIdentityOf(client);
       if (certId !== null) {
         // Mutual TLS: the certificate names the gateway; the client id must match it.

@@ -72,8 +72,9 @@ export async function startBroker(opts: BrokerOptions, ctx: BrokerContext): Prom
   const metrics: BrokerMetrics = { connections: 0, connects: 0, disconnects: 0, clientErrors: 0, keepaliveTimeouts: 0, refusals: counterMap() };
   const refuse = (reason: string, fields: Record<string, unknown>): void => {
     bump(metrics.refusals, reason);
-    const source = String(fields.gateway ?? fields.remote ?? '?');
-    if (limiter.allow(`${reason}\u0000${source}`)) log.warn({ reason, ...fields, total: metrics.refusals[reason] }, 'refused');
+    // One line a minute per (reason, source address): the address, not a claimed id (an attacker picks ids freely), and every field cut short.
+    const source = String(fields.remote ?? fields.gateway ?? '?').slice(0, 64);
+    if (limiter.allow(`${reason}\u0000${source}`)) log.warn({ reason, ...boundedFields(fields), total: metrics.refusals[reason] }, 'refused');
   };
 
   const throttle = new LoginGuard({ limit: m.failedLoginLimit, windowMs: m.failedLoginWindowMs, firstDelayMs: m.loginDelayMs, maxDelayMs: m.loginLockoutMs, now });
@@ -81,17 +82,18 @@ export async function startBroker(opts: BrokerOptions, ctx: BrokerContext): Prom
   const aedes = await Aedes.createBroker({
     connectTimeout: m.connectTimeoutMs,
     keepaliveLimit: m.keepaliveLimitS,
-    maxClientsIdLength: m.maxClientIdLength,
+    maxClientsIdLength: m.maxClientIdLength, // MQTT 3.1 only in aedes; broker-hooks checks every level
     drainTimeout: m.drainTimeoutMs,
     heartbeatInterval: m.heartbeatIntervalMs,
     maxTopicLevels: 16,
     ...brokerHooks({
-      registry: opts.registry, identities, maxConcurrentAuth: m.maxConcurrentAuth, throttle, refuse, log,
+      registry: opts.registry, identities, maxConcurrentAuth: m.maxConcurrentAuth, maxClientIdLength: m.maxClientIdLength, throttle, refuse, log,
       maxConnectionsPerTenant: m.maxConnectionsPerTenant,
       // A gateway reconnecting while its old (maybe half-open) connection lingers replaces it (aedes takes the session over): not counted twice.
       tenantConnections: (tenant, except) => clients().filter((c) => c.id !== except && identities.get(c)?.tenant === tenant).length,
     }),
   });
+  guardIncomingState(aedes);
   watchClients(aedes, identities, metrics, log, (who, online) => ctx.onPresence?.({ ...who, online, atMs: now() }), refuse);
   // Revocation (of a gateway, or of the API token an alarm reader logged in with): the registry noticed; the live connection goes now, its session with it (CR 2.6).
   opts.registry.onRevoked((gateway) => {
@@ -130,7 +132,7 @@ export async function startBroker(opts: BrokerOptions, ctx: BrokerContext): Prom
   const serve = (socket: Socket): void => {
     const ip = socket.remoteAddress ?? '?';
     socket.setNoDelay(true);
-    const guarded = new GuardedSocket(socket, m.maxPacketBytes, (reason: GuardRefusal) => refuse(reason, { remote: ip }));
+    const guarded = new GuardedSocket(socket, m, (reason: GuardRefusal) => refuse(reason, { remote: ip }));
     guarded.on('error', () => undefined);
     aedes.handle(guarded);
   };
@@ -208,8 +210,8 @@ function watchClients(aedes: Aedes, identities: WeakMap<Client, Identity>, metri
   aedes.on('clientError', (client, err) => {
     metrics.clientErrors++;
     const reason = clientErrorReason(err);
-    if (reason) refuse(reason, { gateway: client.id, err: errorMessage(err).slice(0, 200) });
-    else log.debug({ gateway: client.id, err: errorMessage(err) }, 'client error');
+    if (reason) refuse(reason, { gateway: client.id, remote: remoteOf(client) ?? '?', err: errorMessage(err).slice(0, 200) });
+    else log.debug({ gateway: client.id.slice(0, 128), err: errorMessage(err).slice(0, 200) }, 'client error');
   });
   aedes.on('connectionError', (client, err) => {
     metrics.clientErrors++;
@@ -221,6 +223,26 @@ function watchClients(aedes: Aedes, identities: WeakMap<Client, Identity>, metri
     metrics.keepaliveTimeouts++;
     log.warn({ gateway: client.id }, 'keepalive timeout');
   });
+}
+
+/** Log fields as an unauthenticated peer may fill them: strings cut to 128 characters. */
+function boundedFields(fields: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(fields)) out[k] = typeof v === 'string' && v.length > 128 ? `${v.slice(0, 128)}... (${v.length} chars)` : v;
+  return out;
+}
+
+/**
+ * aedes drops the incoming QoS 2 state of a client id when ANY connection with that id closes with
+ * a clean session, authenticated or not: a CONNECT with a victim's id and a wrong password would
+ * wipe the victim's unreleased QoS 2 packets, and its DUP retransmission would be delivered twice.
+ * Only an authenticated connection may clean its id's state.
+ */
+function guardIncomingState(aedes: Aedes): void {
+  const p = (aedes as unknown as { persistence: unknown }).persistence as { cleanIncoming?: (client: Client) => Promise<void> };
+  const clean = p.cleanIncoming?.bind(p);
+  if (!clean) return;
+  p.cleanIncoming = (client) => ((client as unknown as { _authorized?: boolean })._authorized ? clean(client) : Promise.resolve());
 }
 
 function listen(server: Server, port: number, host: string): Promise<number> {

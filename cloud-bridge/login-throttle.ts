@@ -73,7 +73,17 @@ export class LoginThrottle {
     const delay = over < 0 ? 0 : Math.min(this.opts.maxDelayMs, this.opts.firstDelayMs * 2 ** Math.min(over, 40));
     e.untilMs = now + delay;
     this.entries.set(key, e);
+    this.sweep(now);
     return delay;
+  }
+
+  /** Drops forgotten keys from the front (last-failure order): a few per failure, amortized O(1), so expired keys do not wait for the table to fill. */
+  private sweep(now: number): void {
+    let n = 0;
+    for (const [key, e] of this.entries) {
+      if (n++ >= 4 || !this.forgotten(e, now)) break;
+      this.entries.delete(key);
+    }
   }
 
   /** A successful login: the key's failures and delay are forgotten. */

@@ -18,12 +18,27 @@ export class LogLimiter {
 
   constructor(private readonly intervalMs = 60_000, private readonly now: () => number = Date.now, private readonly maxKeys = 10_000) {}
 
+  /**
+   * Keys longer than 200 characters are cut (a caller passes what a peer sent). The map is kept in
+   * last-allowed order, so expired keys sit at the front and go first; when every key is live the
+   * oldest one goes. Memory: at most maxKeys keys of at most 200 characters.
+   */
   allow(key: string): boolean {
+    const k = key.length > 200 ? key.slice(0, 200) : key;
     const t = this.now();
-    const prev = this.last.get(key);
+    const prev = this.last.get(k);
     if (prev !== undefined && t - prev < this.intervalMs) return false;
-    if (this.last.size >= this.maxKeys) this.last.clear();
-    this.last.set(key, t);
+    this.last.delete(k);
+    for (const [old, at] of this.last) {
+      if (this.last.size < this.maxKeys && t - at < this.intervalMs) break;
+      this.last.delete(old);
+    }
+    this.last.set(k, t);
     return true;
+  }
+
+  /** Keys held now. */
+  get size(): number {
+    return this.last.size;
   }
 }

@@ -1,7 +1,7 @@
 import { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 
-export type GuardRefusal = 'packet_too_large' | 'malformed_header' | 'first_packet_not_connect';
+export type GuardRefusal = 'packet_too_large' | 'connect_too_large' | 'malformed_header' | 'first_packet_not_connect';
 
 const CONNECT = 1;
 
@@ -9,17 +9,20 @@ const CONNECT = 1;
  * Follows MQTT fixed headers on a raw byte stream without buffering packets: for each packet it
  * reads the type byte and the Remaining Length varint, then skips that many bytes. `feed` returns a
  * refusal as soon as a header announces a packet larger than maxPacketBytes, a varint runs past
- * four bytes, or the first packet is not CONNECT ([MQTT-3.1.0-1]).
+ * four bytes, or the first packet is not CONNECT ([MQTT-3.1.0-1]). The CONNECT itself, the only
+ * packet an unauthenticated peer may send, has its own smaller cap (`maxConnectBytes`), so what a
+ * peer without credentials can make the broker buffer is bounded by maxConnections x maxConnectBytes.
  */
 export class MqttHeaderScanner {
   private state: 'type' | 'length' | 'body' = 'type';
   private first = true;
+  private inConnect = false;
   private length = 0;
   private multiplier = 1;
   private lengthBytes = 0;
   private left = 0;
 
-  constructor(private readonly maxPacketBytes: number) {}
+  constructor(private readonly maxPacketBytes: number, private readonly maxConnectBytes = maxPacketBytes) {}
 
   feed(chunk: Uint8Array): GuardRefusal | null {
     let i = 0;
@@ -34,6 +37,7 @@ export class MqttHeaderScanner {
       const byte = chunk[i++]!;
       if (this.state === 'type') {
         if (this.first && byte >> 4 !== CONNECT) return 'first_packet_not_connect';
+        this.inConnect = this.first;
         this.first = false;
         this.state = 'length';
         this.length = 0;
@@ -49,6 +53,7 @@ export class MqttHeaderScanner {
         continue;
       }
       if (1 + this.lengthBytes + this.length > this.maxPacketBytes) return 'packet_too_large';
+      if (this.inConnect && 1 + this.lengthBytes + this.length > this.maxConnectBytes) return 'connect_too_large';
       this.left = this.length;
       this.state = this.left === 0 ? 'type' : 'body';
     }
@@ -64,9 +69,9 @@ export class MqttHeaderScanner {
 export class GuardedSocket extends Duplex {
   private readonly scanner: MqttHeaderScanner;
 
-  constructor(readonly socket: Socket, maxPacketBytes: number, private readonly onRefused: (reason: GuardRefusal) => void) {
+  constructor(readonly socket: Socket, limits: { maxPacketBytes: number; maxConnectBytes: number }, private readonly onRefused: (reason: GuardRefusal) => void) {
     super({ allowHalfOpen: false });
-    this.scanner = new MqttHeaderScanner(maxPacketBytes);
+    this.scanner = new MqttHeaderScanner(limits.maxPacketBytes, limits.maxConnectBytes);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('end', () => this.push(null));
     socket.on('error', (err) => this.destroy(err));

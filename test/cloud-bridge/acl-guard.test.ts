@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { checkConnectIdentity, checkForward, checkPublish, checkSubscribe } from '../../cloud-bridge/acl.js';
 import { MqttHeaderScanner } from '../../cloud-bridge/packet-size-guard.js';
+import { LogLimiter } from '../../cloud-bridge/metrics.js';
 
 const me = { gateway: 'gw-1', tenant: 'ta', role: 'gateway' } as const;
 const reader = { gateway: 'tok-ta1', tenant: 'ta', role: 'reader' } as const;
@@ -71,6 +72,32 @@ describe('MQTT fixed-header scanner', () => {
     const s = new MqttHeaderScanner(1000);
     expect(s.feed(Uint8Array.from([0x10, 0xe6]))).toBeNull(); // varint not finished yet
     expect(s.feed(Uint8Array.from([0x07]))).toBe('packet_too_large'); // 998 + 3 > 1000
+  });
+
+  it('caps the CONNECT (what a peer without credentials sends) below the packet limit; later packets get the packet limit', () => {
+    const s = new MqttHeaderScanner(1000, 100);
+    expect(s.feed(Uint8Array.from(connect(99)))).toBe('connect_too_large'); // 1 + 1 + 99 > 100
+    expect(new MqttHeaderScanner(1000, 100).feed(Uint8Array.from(connect(2000)))).toBe('packet_too_large'); // over both: the packet limit names it
+    const ok = new MqttHeaderScanner(1000, 100);
+    expect(ok.feed(Uint8Array.from([...connect(98), ...new Array<number>(98).fill(0)]))).toBeNull(); // exactly 100
+    expect(ok.feed(Uint8Array.from([0x30, 0xe5, 0x07]))).toBeNull(); // a PUBLISH of 1 + 2 + 997 = 1000 bytes
+    expect(ok.feed(Uint8Array.from(new Array<number>(997).fill(0)))).toBeNull();
+    expect(ok.feed(Uint8Array.from([0x30, 0xe6, 0x07]))).toBe('packet_too_large');
+  });
+
+  it('LogLimiter: one line per key and interval, keys cut to 200 characters, at most maxKeys keys, expired ones dropped first', () => {
+    let t = 0;
+    const l = new LogLimiter(1000, () => t, 3);
+    expect(l.allow('a'.repeat(70_000))).toBe(true);
+    expect(l.allow(`${'a'.repeat(200)}zzz`)).toBe(false); // the same key once cut
+    expect([l.allow('b'), l.allow('c'), l.allow('b')]).toEqual([true, true, false]);
+    expect(l.size).toBe(3);
+    expect(l.allow('d')).toBe(true); // full: the oldest live key ('a...') goes
+    expect(l.size).toBe(3);
+    expect(l.allow('a'.repeat(200))).toBe(true);
+    t = 1500;
+    expect(l.allow('e')).toBe(true); // every other key expired: dropped
+    expect(l.size).toBe(1);
   });
 
   it('refuses a first packet that is not CONNECT and a Remaining Length longer than four bytes', () => {

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from '../core/logger.js';
-import { verifyPassword } from './credentials.js';
+import { PasswordChecker } from './password-checker.js';
 import type { Registry } from './registry.js';
 import { LoginGuard } from './login-throttle.js';
 import type { TokenScope } from './store/reading-store.js';
@@ -57,9 +57,9 @@ const forbidden = (reply: FastifyReply, message: string) => reply.code(403).send
  * (tenant, source address) with growing delays (login-throttle.ts), never per token id alone.
  */
 export function installAuth(app: FastifyInstance, mode: 'none' | 'token', registry: Registry | undefined, limits: TokenAuthLimits, log: Logger,
-  now: () => number = Date.now): (req: FastifyRequest) => RequestScope {
+  now: () => number = Date.now, passwords: PasswordChecker = new PasswordChecker({ hashConcurrency: 2, maxQueued: 16 })): (req: FastifyRequest) => RequestScope {
   const scopes = new WeakMap<FastifyRequest, { tenant: string; tokenId: string }>();
-  const verify = registry ? tokenVerifier(registry, limits, log, now) : null;
+  const verify = registry ? tokenVerifier(registry, limits, log, now, passwords) : null;
   app.addHook('onRequest', async (req, reply) => {
     if (req.is404) return; // nothing matched: the not-found handler answers
     const access = accessOf(req);
@@ -76,7 +76,7 @@ export function installAuth(app: FastifyInstance, mode: 'none' | 'token', regist
 }
 
 /** Checks the bearer token of a request; null when it answered the request itself (401, 429). */
-function tokenVerifier(registry: Registry, limits: TokenAuthLimits, log: Logger, now: () => number) {
+function tokenVerifier(registry: Registry, limits: TokenAuthLimits, log: Logger, now: () => number, passwords: PasswordChecker) {
   const guard = new LoginGuard({ limit: limits.failedLoginLimit, windowMs: limits.failedLoginWindowMs, firstDelayMs: limits.loginDelayMs, maxDelayMs: limits.loginLockoutMs, now });
   let cache = new Map<string, Verified>();
   let cacheRevision = registry.revision;
@@ -105,7 +105,12 @@ function tokenVerifier(registry: Registry, limits: TokenAuthLimits, log: Logger,
         .send({ error: 'too_many_attempts', message: 'too many failed API logins for this token from this address; try again later' });
       return null;
     }
-    if (!m || !token || !(await verifyPassword(m[2]!, token.tokenHash))) {
+    const result = m ? await passwords.check(`api\u0000${id}`, m[2]!, token?.tokenHash, guard.clean(id, tenant, source) ? 'high' : 'low') : 'wrong';
+    if (result === 'busy') {
+      reply.code(503).header('retry-after', '1').send({ error: 'busy', message: 'too many token checks at once; retry in a second' });
+      return null;
+    }
+    if (result !== 'ok' || !token) {
       guard.fail(id, tenant, source);
       log.warn({ ip: source, tokenId: id }, 'API login failed');
       unauthorized(reply);

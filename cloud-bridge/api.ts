@@ -8,6 +8,7 @@ import { apiAuthOf, type CloudConfig } from './config.js';
 import type { CloudStore, TagRow } from './store/reading-store.js';
 import type { Registry } from './registry.js';
 import { installAuth, type Access, type RequestScope } from './api-auth.js';
+import type { PasswordChecker } from './password-checker.js';
 import type { AlarmEngine } from './alarms/engine.js';
 import { registerAnalytics } from './api-analytics.js';
 import { registerDocs } from './api-docs.js';
@@ -25,6 +26,8 @@ export interface ApiContext {
   alarms?: AlarmEngine;
   /** The clock of the login throttle (tests move it by hand). */
   now?: () => number;
+  /** Token secrets are checked through it (shared with the broker's logins: one bounded scrypt pool). */
+  passwords?: PasswordChecker;
 }
 
 const idParam = (what: string) => z.string().regex(ID_PATTERN, `${what} must be a gateway or tenant id`);
@@ -86,7 +89,7 @@ export function buildApi(store: CloudStore, opts: { http: CloudConfig['http'] },
   app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: 'not_found', message: `no route ${req.method} ${req.url.split('?')[0] ?? ''}` }));
 
   // Every route is authenticated unless it declares `access: 'public'` (api-auth.ts), on the route fastify matched.
-  const scopeOf: (req: FastifyRequest) => RequestScope = installAuth(app, apiAuthOf(opts.http), ctx.registry, opts.http, log, ctx.now);
+  const scopeOf: (req: FastifyRequest) => RequestScope = installAuth(app, apiAuthOf(opts.http), ctx.registry, opts.http, log, ctx.now, ctx.passwords);
   /** With a token, a request sees its own tenant's gateways only. */
   const visible = (req: FastifyRequest, gateway: string): boolean => {
     const scope = scopeOf(req);

@@ -10,6 +10,7 @@ import { startBroker, type Broker, type BrokerMetrics } from './broker.js';
 import { AedesBus, MqttBus, type MessageBus } from './message-bus.js';
 import { Ingest, type FaultPoint, type IngestMetrics } from './ingest.js';
 import { Registry } from './registry.js';
+import { PasswordChecker } from './password-checker.js';
 import { buildApi } from './api.js';
 import { SqliteStore } from './store/sqlite-store.js';
 import type { CloudStore } from './store/reading-store.js';
@@ -28,6 +29,8 @@ export interface CloudMetrics {
   ingest: IngestMetrics;
   alarms: AlarmMetrics;
   retention: RetentionMetrics;
+  /** Password checks of MQTT logins and API tokens: scrypt runs, cached verdicts, unknown ids, refused as busy. */
+  auth: PasswordChecker['counters'];
 }
 
 export interface RetentionMetrics {
@@ -115,7 +118,7 @@ export async function openStore(config: CloudConfig, ctx: { logger: Logger }): P
 interface Messaging { bus: MessageBus; broker?: Broker; close(): Promise<void> }
 
 /** The embedded broker with the ingest subscribed before the port opens, or a client of the external broker. */
-async function startMessaging(config: CloudConfig, registry: Registry, ctx: CloudContext, attach: (bus: MessageBus) => Promise<Ingest>): Promise<Messaging> {
+async function startMessaging(config: CloudConfig, registry: Registry, ctx: CloudContext & { passwords: PasswordChecker }, attach: (bus: MessageBus) => Promise<Ingest>): Promise<Messaging> {
   const ext = config.externalBroker;
   if (ext) {
     const bus = await MqttBus.connect({
@@ -128,7 +131,7 @@ async function startMessaging(config: CloudConfig, registry: Registry, ctx: Clou
   let ingest: Ingest | undefined;
   let bus: MessageBus | undefined;
   const broker = await startBroker({ mqtt: config.mqtt, registry }, {
-    logger: ctx.logger, now: ctx.now,
+    logger: ctx.logger, now: ctx.now, passwords: ctx.passwords,
     onPresence: (e) => ingest?.onPresence(e),
     beforeListen: async (aedes) => {
       bus = new AedesBus(aedes);
@@ -144,6 +147,8 @@ export async function startCloudBridge(config: CloudConfig, ctx: CloudContext): 
   const now = ctx.now ?? Date.now;
   const store = await openStore(config, ctx);
   const registry = new Registry(store, ctx);
+  // One bounded scrypt pool for MQTT logins and API tokens: together they never hold more than hashConcurrency of libuv's threads.
+  const passwords = new PasswordChecker({ hashConcurrency: config.mqtt.hashConcurrency, maxQueued: config.mqtt.maxConcurrentAuth });
   let messaging: Messaging | undefined;
   let ingest: Ingest | undefined;
   let retention: ReturnType<typeof startRetention> | undefined;
@@ -152,7 +157,7 @@ export async function startCloudBridge(config: CloudConfig, ctx: CloudContext): 
     if (!config.externalBroker) await store.registerGateways(config.gateways);
     if (config.gateways.length > 0) await store.applyRegistry({ op: 'seedGateways', gateways: config.gateways, atMs: now() });
     await registry.start(config.registry.pollMs);
-    messaging = await startMessaging(config, registry, ctx, async (bus) => {
+    messaging = await startMessaging(config, registry, { ...ctx, passwords }, async (bus) => {
       alarms.attach(bus);
       await alarms.start();
       ingest = new Ingest(store, bus, { ingest: config.ingest, registry }, { ...ctx, observer: alarms });
@@ -161,8 +166,8 @@ export async function startCloudBridge(config: CloudConfig, ctx: CloudContext): 
     });
     const i = ingest!;
     retention = startRetention(store, config.retention, { logger: ctx.logger, now });
-    const metrics: CloudMetrics = { broker: messaging.broker?.metrics, ingest: i.metrics, alarms: alarms.metrics, retention: retention.metrics };
-    const api = buildApi(store, { http: config.http }, { logger: ctx.logger, metrics: () => metrics, registry, alarms });
+    const metrics: CloudMetrics = { broker: messaging.broker?.metrics, ingest: i.metrics, alarms: alarms.metrics, retention: retention.metrics, auth: passwords.counters };
+    const api = buildApi(store, { http: config.http }, { logger: ctx.logger, metrics: () => metrics, registry, alarms, passwords });
     await api.listen({ host: config.http.host, port: config.http.port });
     const httpPort = (api.server.address() as AddressInfo).port;
     const m = messaging;

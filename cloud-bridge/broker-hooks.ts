@@ -3,7 +3,7 @@ import type { AedesOptions, AuthenticateError, Client } from 'aedes';
 import type { Logger } from '../core/logger.js';
 import { errorMessage } from '../core/errors.js';
 import { checkConnectIdentity, checkForward, checkPublish, checkSubscribe, type Identity } from './acl.js';
-import { decoyHash, verifyPassword } from './credentials.js';
+import type { PasswordChecker } from './password-checker.js';
 import type { Registry } from './registry.js';
 import type { LoginGuard } from './login-throttle.js';
 
@@ -16,7 +16,8 @@ export interface HookDeps {
   registry: Registry;
   /** Identity bound to each authenticated client; the ACL reads only this, never the topic or payload. */
   identities: WeakMap<Client, Identity>;
-  maxConcurrentAuth: number;
+  /** Password checks: cached after a first success, bounded scrypt pool (password-checker.ts). */
+  passwords: PasswordChecker;
   /** Longest client id, checked at every protocol level before the id is looked up, throttled or logged. */
   maxClientIdLength: number;
   throttle: LoginGuard;
@@ -51,7 +52,6 @@ type Hooks = Required<Pick<AedesOptions, 'authenticate' | 'authorizePublish' | '
  * connection limit is refused. Then per-gateway topic ACLs from the bound identity.
  */
 export function brokerHooks(d: HookDeps): Hooks {
-  let pendingAuth = 0;
   const topic = (t: string): string => t.slice(0, 200);
   return {
     authenticate(client, username, password, done) {
@@ -86,12 +86,13 @@ export function brokerHooks(d: HookDeps): Hooks {
       const reader = gw ? undefined : d.registry.activeTokens().find((t) => t.id === client.id && t.scope === 'tenant');
       const tenant = gw?.tenant ?? reader?.tenant ?? '';
       if (d.throttle.retryAfterMs(client.id, tenant, remote) > 0) return fail('auth_throttled', CONNACK_NOT_AUTHORIZED);
-      if (pendingAuth >= d.maxConcurrentAuth) return fail('auth_busy', CONNACK_SERVER_UNAVAILABLE);
-      pendingAuth++;
       const plain = password ? password.toString('utf8') : '';
-      void (async () => verifyPassword(plain, gw?.passwordHash ?? reader?.tokenHash ?? (await decoyHash())))()
-        .then((ok) => {
-          if ((!gw && !reader) || !ok) {
+      // Cheap for an identity verified before and for unknown ids; scrypt in a bounded pool otherwise (password-checker.ts).
+      const priority = d.throttle.clean(client.id, tenant, remote) ? 'high' : 'low';
+      d.passwords.check(client.id, plain, gw?.passwordHash ?? reader?.tokenHash, priority)
+        .then((result) => {
+          if (result === 'busy') return fail('auth_busy', CONNACK_SERVER_UNAVAILABLE);
+          if (result === 'wrong') {
             d.throttle.fail(client.id, tenant, remote);
             const reason = gw || reader ? 'auth_bad_password' : d.registry.isRevoked(client.id) ? 'auth_revoked' : 'auth_unknown_gateway';
             return fail(reason, CONNACK_NOT_AUTHORIZED);
@@ -103,8 +104,7 @@ export function brokerHooks(d: HookDeps): Hooks {
         .catch((err: unknown) => {
           d.log.error({ err: errorMessage(err), gateway: client.id }, 'password check failed');
           fail('auth_error', CONNACK_SERVER_UNAVAILABLE);
-        })
-        .finally(() => pendingAuth--);
+        });
     },
 
     authorizePublish(client, packet, done) {

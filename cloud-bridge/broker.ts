@@ -7,6 +7,7 @@ import { errorMessage } from '../core/errors.js';
 import type { CloudConfig } from './config.js';
 import type { Registry } from './registry.js';
 import { LoginGuard } from './login-throttle.js';
+import { PasswordChecker } from './password-checker.js';
 import type { Identity } from './acl.js';
 import { brokerHooks, remoteOf } from './broker-hooks.js';
 import { GuardedSocket, type GuardRefusal } from './packet-size-guard.js';
@@ -38,6 +39,8 @@ export interface BrokerOptions {
 
 export interface BrokerContext {
   logger: Logger;
+  /** Shared with the API's token checks (bridge.ts); a broker of its own makes one. */
+  passwords?: PasswordChecker;
   now?: () => number;
   /** Called when a gateway's connection is registered (online) or gone (offline). */
   onPresence?: (e: PresenceEvent) => void;
@@ -87,7 +90,7 @@ export async function startBroker(opts: BrokerOptions, ctx: BrokerContext): Prom
     heartbeatInterval: m.heartbeatIntervalMs,
     maxTopicLevels: 16,
     ...brokerHooks({
-      registry: opts.registry, identities, maxConcurrentAuth: m.maxConcurrentAuth, maxClientIdLength: m.maxClientIdLength, throttle, refuse, log,
+      registry: opts.registry, identities, passwords: ctx.passwords ?? new PasswordChecker({ hashConcurrency: m.hashConcurrency, maxQueued: m.maxConcurrentAuth }), maxClientIdLength: m.maxClientIdLength, throttle, refuse, log,
       maxConnectionsPerTenant: m.maxConnectionsPerTenant,
       // A gateway reconnecting while its old (maybe half-open) connection lingers replaces it (aedes takes the session over): not counted twice.
       tenantConnections: (tenant, except) => clients().filter((c) => c.id !== except && identities.get(c)?.tenant === tenant).length,

@@ -56,13 +56,6 @@ export async function verifyPassword(plain: string, stored: string): Promise<boo
   return key.length === h.key.length && timingSafeEqual(key, h.key);
 }
 
-/** A well-formed hash of a random password, verified against when the username is unknown so both cases cost the same time. */
-let decoy: Promise<string> | null = null;
-export function decoyHash(): Promise<string> {
-  decoy ??= hashPassword(randomBytes(16).toString('base64'));
-  return decoy;
-}
-
 export interface HashPasswordIo {
   stdin: NodeJS.ReadableStream;
   stdout: { write(s: string): unknown };

@@ -134,6 +134,11 @@ export class LoginGuard {
     return Math.max(this.pairs.retryAfterMs(pairKey(identity, source)), this.sources.retryAfterMs(sourceKey(tenant, source)));
   }
 
+  /** True when neither the pair nor the source (for this tenant) has failures counted now: the attempt of someone who has not been guessing. */
+  clean(identity: string, tenant: string, source: string): boolean {
+    return this.pairs.failures(pairKey(identity, source)) === 0 && this.sources.failures(sourceKey(tenant, source)) === 0;
+  }
+
   /** A checked attempt failed; returns the delay the pair now has. */
   fail(identity: string, tenant: string, source: string): number {
     this.sources.fail(sourceKey(tenant, source));

@@ -11,6 +11,7 @@ import { AedesBus, MqttBus, type MessageBus } from './message-bus.js';
 import { Ingest, type FaultPoint, type IngestMetrics } from './ingest.js';
 import { Registry } from './registry.js';
 import { PasswordChecker } from './password-checker.js';
+import type { QuarantineLimits } from './store/quarantine-bounds.js';
 import { buildApi } from './api.js';
 import { SqliteStore } from './store/sqlite-store.js';
 import type { CloudStore } from './store/reading-store.js';
@@ -107,10 +108,10 @@ export interface CloudBridge {
 export async function openStore(config: CloudConfig, ctx: { logger: Logger }): Promise<CloudStore> {
   const s = config.store;
   switch (s.type) {
-    case 'sqlite': return SqliteStore.open({ path: s.path, insertChunkRows: config.ingest.insertChunkRows, maxQuarantinePerGateway: config.ingest.maxQuarantinePerGateway }, ctx);
+    case 'sqlite': return SqliteStore.open({ path: s.path, insertChunkRows: config.ingest.insertChunkRows, quarantine: quarantineLimits(config) }, ctx);
     case 'postgres': {
       const { PgStore } = await import('./store/pg-store.js');
-      return PgStore.open({ url: s.url, schema: s.schema, poolSize: s.poolSize, maxQuarantinePerGateway: config.ingest.maxQuarantinePerGateway }, ctx);
+      return PgStore.open({ url: s.url, schema: s.schema, poolSize: s.poolSize, quarantine: quarantineLimits(config) }, ctx);
     }
   }
 }
@@ -140,6 +141,10 @@ async function startMessaging(config: CloudConfig, registry: Registry, ctx: Clou
   });
   return { bus: bus!, broker, close: () => broker.close() };
 }
+
+const quarantineLimits = (c: CloudConfig): QuarantineLimits => ({
+  rowsPerGateway: c.ingest.maxQuarantinePerGateway, bytesPerGateway: c.ingest.maxQuarantineBytesPerGateway, bytesTotal: c.ingest.maxQuarantineBytes,
+});
 
 /** Store, registry, broker (or external bus), ingest and HTTP API wired together and listening. close() stops them in order. */
 export async function startCloudBridge(config: CloudConfig, ctx: CloudContext): Promise<CloudBridge> {

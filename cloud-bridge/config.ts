@@ -94,6 +94,8 @@ export const cloudConfigSchema = z.strictObject({
     maxQueuedPerGateway: z.number().int().min(1).max(10_000).default(64).describe('Messages of one gateway waiting to be processed; beyond it new ones are dropped unanswered (the edge resends) and counted.'),
     insertChunkRows: z.number().int().min(1).max(4000).default(500).describe('Readings per multi-row INSERT statement.'),
     maxQuarantinePerGateway: z.number().int().min(1).max(10_000_000).default(10_000).describe('Rejected messages kept (with their bytes) per gateway; the oldest are deleted beyond it.'),
+    maxQuarantineBytesPerGateway: z.number().int().min(1024 * 1024).max(1024 ** 4).default(64 * 1024 * 1024).describe('Bytes of rejected messages kept per gateway; the oldest are deleted beyond it, and the gateway gets a quarantine_full alarm.'),
+    maxQuarantineBytes: z.number().int().min(1024 * 1024).max(1024 ** 5).default(1024 * 1024 * 1024).describe('Bytes of rejected messages kept for all gateways together; the oldest of any gateway are deleted beyond it.'),
     maxHealthBytes: z.number().int().min(256).max(16 * 1024 * 1024).default(256 * 1024).describe('Largest health message kept for the API; bigger ones are counted and dropped.'),
     maxFutureSkewMs: z.number().int().min(0).max(86_400_000).default(300_000).describe('A batch with a reading timestamp later than receive time plus this is rejected as clock_skew and quarantined.'),
     minTimestampMs: z.number().int().min(0).default(946_684_800_000).describe('A batch with a reading timestamp before this (ms since epoch; default 2000-01-01) is rejected as clock_skew and quarantined.'),

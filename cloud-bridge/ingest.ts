@@ -38,6 +38,8 @@ export interface IngestMetrics {
   ackPublishErrors: number;
   /** Seqs reused under another epoch (restored edge database): an alarm. */
   epochRegressions: number;
+  /** Quarantine entries that pushed older entries of the gateway out (its quarantine is full: quarantine_full alarm). */
+  quarantineFull: number;
   /** Batches whose send time is more than clockSkewAlarmMs off the cloud clock. */
   clockSkewAlarms: number;
   /** Readings whose source time goes backwards within a tag (stored anyway). */
@@ -66,6 +68,17 @@ export interface IngestObserver {
   gap(g: Gap): void;
   /** A batch refused because its key was seen before with other content (replay_conflict) or an older epoch came back (epoch_regression). */
   integrity(e: IntegrityEvent): void;
+  /** A gateway's quarantine is at its bound: its oldest rejected messages are being deleted. */
+  quarantineFull?(e: QuarantineFullEvent): void;
+}
+
+export interface QuarantineFullEvent {
+  gateway: string;
+  tenant: string;
+  rows: number;
+  bytes: number;
+  limitRows: number;
+  limitBytes: number;
 }
 
 export interface IntegrityEvent {
@@ -93,7 +106,7 @@ export class Ingest {
   readonly metrics: IngestMetrics = {
     batchesReceived: 0, batchesOk: 0, batchesDuplicate: 0, rejected: counterMap(), retry: counterMap(), readingsStored: 0, readingsSkipped: 0,
     quarantined: 0, replayConflicts: 0, storeErrors: 0, catalogs: 0, statuses: 0, healths: 0, dropped: counterMap(), acksPublished: 0, ackPublishErrors: 0,
-    epochRegressions: 0, clockSkewAlarms: 0, nonMonotonicTimestamps: 0, gapsReported: 0,
+    epochRegressions: 0, quarantineFull: 0, clockSkewAlarms: 0, nonMonotonicTimestamps: 0, gapsReported: 0,
   };
   readonly gaps: GapTracker;
   private readonly chains = new Map<string, Chain>();
@@ -104,6 +117,8 @@ export class Ingest {
   private readonly limiter: LogLimiter;
   private closing = false;
   private readonly observer: IngestObserver | undefined;
+  /** Per gateway, the quarantine's eviction count last seen (a rise means it is full). */
+  private readonly evictedSeen = new Map<string, number>();
 
   constructor(private readonly store: CloudStore, private readonly bus: MessageBus, private readonly opts: IngestOptions, ctx: IngestContext) {
     this.log = ctx.logger.child({ component: 'ingest' });
@@ -252,6 +267,7 @@ export class Ingest {
         if (outcome.reasonCode === 'epoch_regression') m.epochRegressions++;
         else m.replayConflicts++;
         if (this.limiter.allow(`${gw.id}\u0000${outcome.reasonCode}`)) this.log.error({ gateway: gw.id, ...key, reasonCode: outcome.reasonCode, reason: outcome.reason }, 'ALARM: seq reuse (replay with other content or epoch regression); quarantined, not stored');
+        await this.checkQuarantine(gw).catch(() => undefined);
         this.observer?.integrity({
           gateway: gw.id, tenant: gw.tenant, producerId: batch.producerId, epoch: batch.epoch, seqFirst: batch.seqFirst, seqLast: batch.seqFirst + batch.count - 1,
           reasonCode: outcome.reasonCode, reason: outcome.reason,
@@ -316,10 +332,23 @@ export class Ingest {
     try {
       await this.store.quarantine({ gateway: gw.id, kind, receivedMs, reasonCode, reason, key, bytes });
       this.metrics.quarantined++;
+      await this.checkQuarantine(gw);
     } catch (err) {
       this.metrics.storeErrors++;
       this.log.error({ gateway: gw.id, reasonCode, err: errorMessage(err) }, 'cannot quarantine rejected bytes');
     }
+  }
+
+  /** After a quarantine entry: when older entries of the gateway were deleted to stay within the bounds, its quarantine is full: counted, logged, alarmed. */
+  private async checkQuarantine(gw: Gw): Promise<void> {
+    const o = this.opts.ingest;
+    const u = await this.store.quarantineUsage(gw.id);
+    const seen = this.evictedSeen.get(gw.id);
+    this.evictedSeen.set(gw.id, u.evicted);
+    if (seen === undefined ? u.evicted === 0 : u.evicted <= seen) return;
+    this.metrics.quarantineFull++;
+    this.warn(gw.id, 'quarantine_full', { rows: u.rows, bytes: u.bytes }, 'quarantine of the gateway is full: its oldest rejected messages are deleted');
+    this.observer?.quarantineFull?.({ gateway: gw.id, tenant: gw.tenant, rows: u.rows, bytes: u.bytes, limitRows: o.maxQuarantinePerGateway, limitBytes: o.maxQuarantineBytesPerGateway });
   }
 
   private ack(gw: Gw, a: AckData): void {

@@ -7,7 +7,7 @@ import type { MessageBus } from '../message-bus.js';
 import type { Gap } from '../gap-tracker.js';
 import type { CloudStore, TagRow } from '../store/reading-store.js';
 import type { AlarmRecord, AlarmType, NewAlarm } from '../store/analytics-types.js';
-import type { IntegrityEvent } from '../ingest.js';
+import type { QuarantineFullEvent, IntegrityEvent } from '../ingest.js';
 import { allRules, expandPreset, globMatcher, type AlarmRule, type AlarmsConfig, type ValueRule } from './rules.js';
 import { newValueState, stepValue, type ValueState } from './evaluate.js';
 import { alarmJson } from './alarm-json.js';
@@ -28,7 +28,7 @@ const k = (...parts: string[]): string => parts.join('\u0000');
 /** Rule name of the built-in integrity alarms (replay_conflict, epoch_regression). */
 export const INTEGRITY_RULE = 'ingest-integrity';
 /** Event alarms with nothing to clear them but a person: cleared when acknowledged. */
-const CLEARED_BY_ACK: ReadonlySet<AlarmType> = new Set(['data_gap', 'replay_conflict', 'epoch_regression']);
+const CLEARED_BY_ACK: ReadonlySet<AlarmType> = new Set(['data_gap', 'replay_conflict', 'epoch_regression', 'quarantine_full']);
 
 /** A numeric view of a value for thresholds: booleans as 0/1, 64-bit integers as the nearest double; strings and null have none. */
 function numeric(v: Value): number | null {
@@ -139,6 +139,18 @@ export class AlarmEngine {
       const what = e.reasonCode === 'replay_conflict' ? 'sent again with other content' : 'sent with an epoch older than one already stored';
       await this.raise(k(INTEGRITY_RULE, e.gateway, source), { tenant: e.tenant, gateway: e.gateway, source, rule: INTEGRITY_RULE, type: e.reasonCode, severity: 'alarm', raisedMs: this.now(), value: e.seqLast - e.seqFirst + 1, limit: null,
         message: `seqs ${e.seqFirst}-${e.seqLast} of producer ${e.producerId} (epoch ${e.epoch}) ${what}: quarantined, not stored (${e.reason})` });
+    });
+  }
+
+  /**
+   * Built-in: a gateway's quarantine reached its bound, so its oldest rejected messages are being
+   * deleted (a broken or hostile gateway sending poison). Raised once, until acknowledged.
+   */
+  quarantineFull(e: QuarantineFullEvent): void {
+    this.enqueue(async () => {
+      await this.raise(k(INTEGRITY_RULE, e.gateway, 'quarantine'), { tenant: e.tenant, gateway: e.gateway, source: 'quarantine', rule: INTEGRITY_RULE, type: 'quarantine_full', severity: 'warning', raisedMs: this.now(),
+        value: e.bytes, limit: e.limitBytes,
+        message: `the quarantine of ${e.gateway} is full (${e.rows} rejected messages, ${e.bytes} bytes; bound ${e.limitRows} messages, ${e.limitBytes} bytes): its oldest rejected messages are being deleted` });
     });
   }
 

@@ -4,15 +4,23 @@ import { LIMITS, type DecodedBatch } from '../../proto/codec.js';
 import type { QuarantineEntry, WriteContext, WriteOutcome } from './reading-store.js';
 import { monthPartition } from './pg-schema.js';
 import { toColumns } from './value-columns.js';
+import { insertBoundedQuarantine, type QuarantineLimits, type QuarantineSql } from './quarantine-bounds.js';
 import { coveredReadings, epochRegression, overlapConflict, type StoredCells } from './replay-checks.js';
 
 const hex = (h: number): string => `0x${(h >>> 0).toString(16).padStart(8, '0')}`;
 
-export async function pgInsertQuarantine(c: PoolClient | Pool, e: QuarantineEntry, keep: number): Promise<void> {
-  await c.query(
-    'INSERT INTO quarantine (gateway, kind, received_ms, reason_code, reason, producer_id, epoch, seq_first, count, bytes) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)',
-    [e.gateway, e.kind, e.receivedMs, e.reasonCode, e.reason.slice(0, 1000), e.key?.producerId ?? null, e.key?.epoch ?? null, e.key?.seqFirst ?? null, e.key?.count ?? null, Buffer.from(e.bytes)]);
-  await c.query('DELETE FROM quarantine WHERE gateway = $1 AND id < (SELECT id FROM quarantine WHERE gateway = $1 ORDER BY id DESC LIMIT 1 OFFSET $2)', [e.gateway, keep - 1]);
+/** The quarantine bounds' statements on a PostgreSQL connection (`?` numbered as `$n`). */
+export const pgQuarantineSql = (c: PoolClient | Pool): QuarantineSql => {
+  const numbered = (sql: string): string => { let i = 0; return sql.replace(/\?/g, () => `$${++i}`); };
+  return {
+    get: async <T>(sql: string, params: unknown[]) => (await c.query(numbered(sql), params)).rows[0] as T | undefined,
+    all: async <T>(sql: string, params: unknown[]) => (await c.query(numbered(sql), params)).rows as T[],
+    run: (sql, params) => c.query(numbered(sql), params),
+  };
+};
+
+export function pgInsertQuarantine(c: PoolClient | Pool, e: QuarantineEntry, limits: QuarantineLimits): Promise<void> {
+  return insertBoundedQuarantine(pgQuarantineSql(c), e, limits);
 }
 
 /** Month partitions of readings known to exist; created on demand (idempotent, serialized by an advisory lock). */
@@ -50,7 +58,7 @@ export class PartitionCache {
  * unique violation, answers retry, and the resend is a duplicate). Readings and latest values go
  * in as one multi-row INSERT ... SELECT FROM unnest(arrays) each: one round trip per batch.
  */
-export async function pgWriteBatchTx(c: PoolClient, tagMap: (c: PoolClient) => Promise<Map<number, number>>, gateway: string, batch: DecodedBatch, ctx: WriteContext, keepQuarantine: number): Promise<WriteOutcome> {
+export async function pgWriteBatchTx(c: PoolClient, tagMap: (c: PoolClient) => Promise<Map<number, number>>, gateway: string, batch: DecodedBatch, ctx: WriteContext, keepQuarantine: QuarantineLimits): Promise<WriteOutcome> {
   const last = batch.seqFirst + batch.count - 1;
   const same = (await c.query<{ body_hash: number; count: number }>('SELECT body_hash, count FROM batches WHERE gateway = $1 AND producer_id = $2 AND epoch = $3 AND seq_first = $4',
     [gateway, batch.producerId, batch.epoch, batch.seqFirst])).rows[0];

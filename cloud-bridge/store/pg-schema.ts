@@ -40,6 +40,11 @@ const MIGRATIONS: string[] = [
    CREATE INDEX quarantine_gateway ON quarantine (gateway, id);`,
   // 2: API tokens have a scope: 'tenant' (a tenant's data) or 'platform' (cloud-wide operator figures, no tenant data).
   `ALTER TABLE api_tokens ADD COLUMN scope TEXT NOT NULL DEFAULT 'tenant';`,
+  // 3: quarantine bounded by bytes per gateway and in total (quarantine-bounds.ts): each entry's size, running totals per gateway (and entries evicted).
+  `ALTER TABLE quarantine ADD COLUMN size BIGINT NOT NULL DEFAULT 0;
+   UPDATE quarantine SET size = octet_length(bytes);
+   CREATE TABLE quarantine_usage (gateway TEXT PRIMARY KEY, rows BIGINT NOT NULL, bytes BIGINT NOT NULL, evicted BIGINT NOT NULL DEFAULT 0);
+   INSERT INTO quarantine_usage (gateway, rows, bytes) SELECT gateway, COUNT(*), SUM(size) FROM quarantine GROUP BY gateway;`,
 ];
 
 export const PG_SCHEMA_VERSION = MIGRATIONS.length;

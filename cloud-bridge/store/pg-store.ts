@@ -4,7 +4,8 @@ import { RegistryError } from '../../core/errors.js';
 import { LIMITS, type CatalogData, type DecodedBatch } from '../../proto/codec.js';
 import { tokenScope, type CloudStore, type DeviceRow, type GatewayRow, type LatestRow, type QuarantineEntry, type RegistryChange, type RegistrySnapshot, type SeriesQuery, type StoredReading, type TagRow, type WriteContext, type WriteOutcome } from './reading-store.js';
 import { pgMigrate } from './pg-schema.js';
-import { PartitionCache, pgInsertQuarantine, pgWriteBatchTx } from './pg-batch-writer.js';
+import { PartitionCache, pgInsertQuarantine, pgQuarantineSql, pgWriteBatchTx } from './pg-batch-writer.js';
+import { DEFAULT_QUARANTINE_LIMITS, quarantineUsage, type QuarantineLimits, type QuarantineUsage } from './quarantine-bounds.js';
 import { fromColumns } from './value-columns.js';
 import type { AggregateQuery, AlarmFilter, AlarmRecord, Bucket, NewAlarm } from './analytics-types.js';
 import { inTx, pgAckAlarm, pgAggregate, pgAlarms, pgClearAlarm, pgInsertAlarm, pgMigrateAlarms, pgPruneRaw } from './pg-queries.js';
@@ -13,7 +14,8 @@ export interface PgStoreOptions {
   url: string;
   schema: string;
   poolSize?: number;
-  maxQuarantinePerGateway?: number;
+  /** What rejected input is kept (quarantine-bounds.ts; DEFAULT_QUARANTINE_LIMITS by default). */
+  quarantine?: QuarantineLimits;
 }
 
 /** int8 as a JS number (ms timestamps, seqs and ids stay below 2^53); everything else as pg parses it. */
@@ -32,7 +34,7 @@ export class PgStore implements CloudStore {
   private partitions = new PartitionCache();
   private readonly tagMaps = new Map<string, Map<number, number>>();
 
-  private constructor(private readonly pool: pg.Pool, private readonly schema: string, private readonly keepQuarantine: number, private readonly log: Logger) {}
+  private constructor(private readonly pool: pg.Pool, private readonly schema: string, private readonly keepQuarantine: QuarantineLimits, private readonly log: Logger) {}
 
   static async open(opts: PgStoreOptions, ctx: { logger: Logger }): Promise<PgStore> {
     const pool = new pg.Pool({ connectionString: opts.url, max: opts.poolSize ?? 8, types, options: `-c search_path=${opts.schema} -c synchronous_commit=on` });
@@ -51,7 +53,7 @@ export class PgStore implements CloudStore {
     }
     const log = ctx.logger.child({ component: 'store', schema: opts.schema });
     log.info('postgres store open');
-    return new PgStore(pool, opts.schema, opts.maxQuarantinePerGateway ?? 10_000, log);
+    return new PgStore(pool, opts.schema, opts.quarantine ?? DEFAULT_QUARANTINE_LIMITS, log);
   }
 
   private tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
@@ -161,6 +163,10 @@ export class PgStore implements CloudStore {
 
   async quarantine(entry: QuarantineEntry): Promise<void> {
     await this.tx((c) => pgInsertQuarantine(c, entry, this.keepQuarantine));
+  }
+
+  quarantineUsage(gateway: string): Promise<QuarantineUsage> {
+    return quarantineUsage(pgQuarantineSql(this.pool), gateway);
   }
 
   async quarantineCount(gateway?: string): Promise<number> {

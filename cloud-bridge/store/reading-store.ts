@@ -121,6 +121,8 @@ export interface QuarantineEntry {
 export interface QuarantineStore {
   quarantine(entry: QuarantineEntry): Promise<void>;
   quarantineCount(gateway?: string): Promise<number>;
+  /** Entries and bytes the gateway's quarantine holds now, and entries deleted to stay within its bounds (quarantine-bounds.ts). */
+  quarantineUsage(gateway: string): Promise<{ rows: number; bytes: number; evicted: number }>;
 }
 
 /**

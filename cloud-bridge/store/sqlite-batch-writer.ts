@@ -1,4 +1,5 @@
-import type { Sqlite } from '../../core/sqlite.js';
+import type { Sqlite, SqlParam } from '../../core/sqlite.js';
+import { insertBoundedQuarantine, type QuarantineLimits, type QuarantineSql } from './quarantine-bounds.js';
 import type { SequencedReading } from '../../core/reading.js';
 import { LIMITS, type DecodedBatch } from '../../proto/codec.js';
 import type { QuarantineEntry, WriteContext, WriteOutcome } from './reading-store.js';
@@ -26,19 +27,22 @@ export class TagMapCache {
   }
 }
 
-/** Sets bytes aside with their reason; keeps only the newest `keep` entries of the gateway so a poison flood cannot fill the disk. */
-export async function insertQuarantine(db: Sqlite, e: QuarantineEntry, keep: number): Promise<void> {
-  await db.run(
-    'INSERT INTO quarantine (gateway, kind, received_ms, reason_code, reason, producer_id, epoch, seq_first, count, bytes) VALUES (?,?,?,?,?,?,?,?,?,?)',
-    [e.gateway, e.kind, e.receivedMs, e.reasonCode, e.reason.slice(0, 1000), e.key?.producerId ?? null, e.key?.epoch ?? null, e.key?.seqFirst ?? null, e.key?.count ?? null, e.bytes],
-  );
-  await db.run('DELETE FROM quarantine WHERE gateway = ? AND id < (SELECT id FROM quarantine WHERE gateway = ? ORDER BY id DESC LIMIT 1 OFFSET ?)', [e.gateway, e.gateway, keep - 1]);
+/** The quarantine bounds' statements on a SQLite connection. */
+export const sqliteQuarantineSql = (db: Sqlite): QuarantineSql => ({
+  get: (sql, params) => db.get(sql, params as SqlParam[]),
+  all: (sql, params) => db.all(sql, params as SqlParam[]),
+  run: (sql, params) => db.run(sql, params as SqlParam[]),
+});
+
+/** Sets bytes aside with their reason, within the quarantine's bounds (quarantine-bounds.ts). */
+export function insertQuarantine(db: Sqlite, e: QuarantineEntry, limits: QuarantineLimits): Promise<void> {
+  return insertBoundedQuarantine(sqliteQuarantineSql(db), e, limits);
 }
 
 export interface WriterLimits {
   /** Readings per multi-row INSERT. */
   chunkRows: number;
-  maxQuarantinePerGateway: number;
+  quarantine: QuarantineLimits;
 }
 
 const hex = (h: number): string => `0x${(h >>> 0).toString(16).padStart(8, '0')}`;
@@ -92,7 +96,7 @@ async function writeBatchBody(db: Sqlite, tags: TagMapCache, gateway: string, ba
   if (same) {
     if (same.body_hash === batch.bodyHash && same.count === batch.count) return { result: 'duplicate', stored: 0, skipped: batch.count };
     const reason = `batch ${batch.producerId}/${batch.epoch}/${batch.seqFirst} was stored with body hash ${hex(same.body_hash)} (${same.count} readings); the replay has ${hex(batch.bodyHash)} (${batch.count})`;
-    await insertQuarantine(db, { gateway, kind: 'data', receivedMs: ctx.receivedMs, reasonCode: 'replay_conflict', reason, key: batch, bytes: ctx.bytes }, limits.maxQuarantinePerGateway);
+    await insertQuarantine(db, { gateway, kind: 'data', receivedMs: ctx.receivedMs, reasonCode: 'replay_conflict', reason, key: batch, bytes: ctx.bytes }, limits.quarantine);
     return { result: 'rejected', reasonCode: 'replay_conflict', reason };
   }
   const series = await tags.get(db, gateway, batch.producerId);
@@ -107,14 +111,14 @@ async function writeBatchBody(db: Sqlite, tags: TagMapCache, gateway: string, ba
     return row && { epoch: row.epoch, seqFirst: row.seq_first };
   });
   if (regression) {
-    await insertQuarantine(db, { gateway, kind: 'data', receivedMs: ctx.receivedMs, reasonCode: 'epoch_regression', reason: regression, key: batch, bytes: ctx.bytes }, limits.maxQuarantinePerGateway);
+    await insertQuarantine(db, { gateway, kind: 'data', receivedMs: ctx.receivedMs, reasonCode: 'epoch_regression', reason: regression, key: batch, bytes: ctx.bytes }, limits.quarantine);
     return { result: 'rejected', reasonCode: 'epoch_regression', reason: regression };
   }
   const covered = ranges.filter((x) => x.epoch === batch.epoch);
   const overlap = coveredReadings(batch, covered);
   const conflict = overlap.length === 0 ? null : await sqliteOverlapConflict(db, series, batch, overlap);
   if (conflict) {
-    await insertQuarantine(db, { gateway, kind: 'data', receivedMs: ctx.receivedMs, reasonCode: 'replay_conflict', reason: conflict, key: batch, bytes: ctx.bytes }, limits.maxQuarantinePerGateway);
+    await insertQuarantine(db, { gateway, kind: 'data', receivedMs: ctx.receivedMs, reasonCode: 'replay_conflict', reason: conflict, key: batch, bytes: ctx.bytes }, limits.quarantine);
     return { result: 'rejected', reasonCode: 'replay_conflict', reason: conflict };
   }
   const fresh = overlap.length === 0 ? batch.readings : batch.readings.filter((r) => !covered.some((c) => r.seq >= c.seq_first && r.seq <= c.seq_last));

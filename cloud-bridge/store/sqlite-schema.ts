@@ -118,6 +118,11 @@ const MIGRATIONS: string[] = [
    CREATE INDEX batches_producer_seq ON batches (gateway, producer_id, seq_first);`,
   // 3: API tokens have a scope: 'tenant' (a tenant's data) or 'platform' (cloud-wide operator figures, no tenant data).
   `ALTER TABLE api_tokens ADD COLUMN scope TEXT NOT NULL DEFAULT 'tenant';`,
+  // 4: quarantine bounded by bytes per gateway and in total (quarantine-bounds.ts): each entry's size, running totals per gateway (and entries evicted).
+  `ALTER TABLE quarantine ADD COLUMN size INTEGER NOT NULL DEFAULT 0;
+   UPDATE quarantine SET size = length(bytes);
+   CREATE TABLE quarantine_usage (gateway TEXT PRIMARY KEY, rows INTEGER NOT NULL, bytes INTEGER NOT NULL, evicted INTEGER NOT NULL DEFAULT 0);
+   INSERT INTO quarantine_usage (gateway, rows, bytes) SELECT gateway, COUNT(*), SUM(size) FROM quarantine GROUP BY gateway;`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

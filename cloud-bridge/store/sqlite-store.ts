@@ -4,7 +4,8 @@ import { LIMITS, type CatalogData, type DecodedBatch } from '../../proto/codec.j
 import type { CloudStore, DeviceRow, GatewayRow, LatestRow, QuarantineEntry, RegistryChange, RegistrySnapshot, SeriesQuery, StoredReading, TagRow, WriteContext, WriteOutcome } from './reading-store.js';
 import { sqliteApplyRegistry, sqliteLoadRegistry, sqliteRegistryRevision } from './sqlite-registry.js';
 import { applyPragmas, migrate } from './sqlite-schema.js';
-import { TagMapCache, insertQuarantine, writeGroupTx, type PendingWrite, type WriterLimits } from './sqlite-batch-writer.js';
+import { DEFAULT_QUARANTINE_LIMITS, quarantineUsage, type QuarantineLimits, type QuarantineUsage } from './quarantine-bounds.js';
+import { TagMapCache, insertQuarantine, sqliteQuarantineSql, writeGroupTx, type PendingWrite, type WriterLimits } from './sqlite-batch-writer.js';
 import { fromColumns } from './value-columns.js';
 import type { AggregateQuery, AlarmFilter, AlarmRecord, Bucket, NewAlarm } from './analytics-types.js';
 import { sqliteAckAlarm, sqliteAggregate, sqliteAlarms, sqliteClearAlarm, sqliteInsertAlarm, sqliteMigrateAlarms, sqlitePruneRaw } from './sqlite-queries.js';
@@ -13,8 +14,8 @@ export interface SqliteStoreOptions {
   path: string;
   /** Readings per multi-row INSERT (500 by default). */
   insertChunkRows?: number;
-  /** Quarantine entries kept per gateway, newest first (10 000 by default). */
-  maxQuarantinePerGateway?: number;
+  /** What rejected input is kept (quarantine-bounds.ts; DEFAULT_QUARANTINE_LIMITS by default). */
+  quarantine?: QuarantineLimits;
 }
 
 /** A group commit takes at most this many queued batches / readings. */
@@ -51,7 +52,7 @@ export class SqliteStore implements CloudStore {
       await reader.exec('PRAGMA busy_timeout = 5000');
       const log = ctx.logger.child({ component: 'store', path: opts.path });
       log.info('store open');
-      return new SqliteStore(db, reader, { chunkRows: opts.insertChunkRows ?? 500, maxQuarantinePerGateway: opts.maxQuarantinePerGateway ?? 10_000 }, log);
+      return new SqliteStore(db, reader, { chunkRows: opts.insertChunkRows ?? 500, quarantine: opts.quarantine ?? DEFAULT_QUARANTINE_LIMITS }, log);
     } catch (err) {
       await db.close().catch(() => undefined);
       throw err;
@@ -183,7 +184,11 @@ export class SqliteStore implements CloudStore {
   }
 
   async quarantine(entry: QuarantineEntry): Promise<void> {
-    await this.db.transaction(() => insertQuarantine(this.db, entry, this.limits.maxQuarantinePerGateway));
+    await this.db.transaction(() => insertQuarantine(this.db, entry, this.limits.quarantine));
+  }
+
+  quarantineUsage(gateway: string): Promise<QuarantineUsage> {
+    return quarantineUsage(sqliteQuarantineSql(this.reader), gateway);
   }
 
   async quarantineCount(gateway?: string): Promise<number> {

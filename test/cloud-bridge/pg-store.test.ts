@@ -2,7 +2,7 @@ import { afterAll, describe } from 'vitest';
 import { silentLogger } from '../../core/logger.js';
 import { PgStore } from '../../cloud-bridge/store/pg-store.js';
 import { PG_URL, dropSchemas, havePostgres, uniqueSchema } from '../helpers/services.js';
-import { describeCloudStore } from './store-conformance.js';
+import { QUARANTINE_TEST_LIMITS, describeCloudStore } from './store-conformance.js';
 
 const ok = await havePostgres();
 const schemas = new Map<string, string>();
@@ -16,6 +16,6 @@ describe.skipIf(!ok)('PostgreSQL store', () => {
       schema = uniqueSchema('jy_conf');
       schemas.set(dir, schema);
     }
-    return PgStore.open({ url: PG_URL, schema, poolSize: 3, maxQuarantinePerGateway: 3 }, { logger: silentLogger() });
-  }, { quarantineCap: 3 });
+    return PgStore.open({ url: PG_URL, schema, poolSize: 3, quarantine: QUARANTINE_TEST_LIMITS }, { logger: silentLogger() });
+  });
 });

@@ -7,7 +7,10 @@ import { tempDir } from '../helpers/tmp.js';
 import { CATALOG, T0, batchBytes } from './helpers.js';
 
 /** One suite every CloudStore implementation runs (SQLite now, PostgreSQL later). */
-export function describeCloudStore(name: string, open: (dir: string) => Promise<CloudStore>, opts: { quarantineCap: number }): void {
+/** The quarantine bounds the conformance stores are opened with. */
+export const QUARANTINE_TEST_LIMITS = { rowsPerGateway: 3, bytesPerGateway: 1000, bytesTotal: 1500 };
+
+export function describeCloudStore(name: string, open: (dir: string) => Promise<CloudStore>): void {
   describe(`CloudStore conformance: ${name}`, () => {
     let tmp: ReturnType<typeof tempDir>;
     let store: CloudStore;
@@ -132,12 +135,21 @@ export function describeCloudStore(name: string, open: (dir: string) => Promise<
       expect(gws).toEqual([{ id: 'gw-1', tenant: 'ta', online: true, lastSeenMs: T0 + 2000, epoch: 4, producerId: 'prod-1', readingsStored: 2, health: { spoolDepth: 3 }, healthMs: T0 + 2000 }]);
     });
 
-    it('keeps only the newest quarantine entries of a gateway', async () => {
-      const entry = (i: number) => ({ gateway: 'gw-1', kind: 'data', receivedMs: T0 + i, reasonCode: 'malformed', reason: `junk ${i}`, bytes: Uint8Array.of(i) });
-      for (let i = 0; i < opts.quarantineCap + 2; i++) await store.quarantine(entry(i));
-      await store.quarantine({ ...entry(0), gateway: 'gw-2' });
-      expect(await store.quarantineCount('gw-1')).toBe(opts.quarantineCap);
-      expect(await store.quarantineCount()).toBe(opts.quarantineCap + 1);
+    it('keeps the newest quarantine entries within its bounds: entries and bytes per gateway, bytes in total; the newest entry always stays', async () => {
+      // Opened with QUARANTINE_TEST_LIMITS: 3 entries and 1,000 bytes per gateway, 1,500 bytes in total.
+      let i = 0;
+      const put = (gateway: string, size: number) => store.quarantine({ gateway, kind: 'data', receivedMs: T0 + i, reasonCode: 'malformed', reason: `junk ${i++}`, bytes: new Uint8Array(size).fill(i & 255) });
+      const usage = async () => Object.fromEntries(await Promise.all(['gw-r', 'gw-b', 'gw-c', 'gw-d'].map(async (g) => { const u = await store.quarantineUsage(g); return [g, [await store.quarantineCount(g), u.bytes, u.evicted]]; })));
+      for (let n = 0; n < 5; n++) await put('gw-r', 1);
+      expect(await usage()).toEqual({ 'gw-r': [3, 3, 2], 'gw-b': [0, 0, 0], 'gw-c': [0, 0, 0], 'gw-d': [0, 0, 0] });
+      for (let n = 0; n < 3; n++) await put('gw-b', 400);
+      expect(await usage()).toEqual({ 'gw-r': [3, 3, 2], 'gw-b': [2, 800, 1], 'gw-c': [0, 0, 0], 'gw-d': [0, 0, 0] });
+      await put('gw-c', 400);
+      await put('gw-c', 400); // 1,603 bytes in all: the oldest of any gateway go (gw-r's, then gw-b's first)
+      expect(await usage()).toEqual({ 'gw-r': [0, 0, 5], 'gw-b': [1, 400, 2], 'gw-c': [2, 800, 0], 'gw-d': [0, 0, 0] });
+      await put('gw-d', 2000); // over both bounds by itself: it stays, everything older goes
+      expect(await usage()).toEqual({ 'gw-r': [0, 0, 5], 'gw-b': [0, 0, 3], 'gw-c': [0, 0, 2], 'gw-d': [1, 2000, 0] });
+      expect(await store.quarantineCount()).toBe(1);
     });
 
     it('keeps the registry: tenants, gateways, revocation and tokens, with a revision that moves on every change', async () => {

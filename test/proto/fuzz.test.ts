@@ -5,6 +5,7 @@ import { DecodeError } from '../../core/errors.js';
 import { isBad } from '../../core/quality.js';
 import type { SequencedReading } from '../../core/reading.js';
 import { prng } from '../helpers/prng.js';
+import { mutate } from '../helpers/mutate.js';
 
 /**
  * Fuzz smoke (RELIABILITY.md F1, the CI-sized 10^4 runs): mutated encodings of every message the
@@ -16,24 +17,6 @@ import { prng } from '../helpers/prng.js';
 
 const SEED = Number(process.env.JINYUN_FUZZ_SEED ?? 20261123);
 const RUNS = 10_000;
-
-function mutate(src: Uint8Array, rand: () => number): Uint8Array {
-  const int = (n: number) => Math.floor(rand() * n);
-  let b = Uint8Array.from(src);
-  const steps = 1 + int(4);
-  for (let s = 0; s < steps; s++) {
-    switch (int(7)) {
-      case 0: if (b.length > 0) { const i = int(b.length); b[i] = b[i]! ^ (1 << int(8)); } break; // bit flip
-      case 1: if (b.length > 0) b[int(b.length)] = int(256); break; // random byte
-      case 2: b = b.subarray(0, int(b.length + 1)); break; // truncation
-      case 3: { const i = int(b.length + 1); const ins = Uint8Array.from({ length: 1 + int(8) }, () => int(256)); b = Uint8Array.from([...b.subarray(0, i), ...ins, ...b.subarray(i)]); break; } // insertion
-      case 4: if (b.length > 0) { const i = int(b.length); b[i] = [0x00, 0x7f, 0x80, 0xff][int(4)]!; } break; // boundary byte
-      case 5: if (b.length > 2) { const i = int(b.length - 1); b = Uint8Array.from([...b.subarray(0, i), ...b.subarray(i + 1 + int(Math.min(16, b.length - i - 1)))]); } break; // deletion
-      default: { const i = int(b.length + 1); const varint = [0xff, 0xff, 0xff, 0xff, 0x0f]; b = Uint8Array.from([...b.subarray(0, i), ...varint, ...b.subarray(i)]); } // huge length prefix
-    }
-  }
-  return b;
-}
 
 function sampleReadings(): SequencedReading[] {
   const t0 = Date.UTC(2026, 10, 23, 8, 0, 0);

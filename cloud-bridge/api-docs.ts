@@ -24,7 +24,7 @@ export const OPENAPI = {
   components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
   security: [{ bearer: [] }],
   paths: {
-    '/healthz': { get: op('Store reachable (no token needed).', [], '`{ status: "ok" }`; 503 when the store is down.', { security: [] }) },
+    '/healthz': { get: op('The bridge can do its job (no token needed): store readable and writable, broker accepting gateways, ingest not saturated.', [], '`{ status: "ok", reasons: [] }`; 503 with `{ status: "error", reasons: [{ code, detail }] }`, code one of store_unreachable, store_unwritable, broker_down, ingest_saturated.', { security: [] }) },
     '/metrics': { get: op('Ingest, broker and alarm counters of the whole cloud: needs a platform token (`jinyun admin token create --platform`); a tenant token gets 403.', [], 'Counters as JSON.', { 'x-access': 'platform' }) },
     '/gateways': { get: op('Gateways with online state, last seen, backlog and drops (health).', [['tenant', 'query', false, 'Tenant id (your own with a token).'], ...PAGE], '`{ items, total, next }`.') },
     '/devices': { get: op('Devices with last reading time.', [['gateway', 'query', false, 'Gateway id.'], ...PAGE], '`{ items, total, next }`.') },

@@ -9,6 +9,7 @@ import type { CloudStore, TagRow } from './store/reading-store.js';
 import type { Registry } from './registry.js';
 import { installAuth, type Access, type RequestScope } from './api-auth.js';
 import type { PasswordChecker } from './password-checker.js';
+import type { CloudHealthReport } from './health.js';
 import type { AlarmEngine } from './alarms/engine.js';
 import { registerAnalytics } from './api-analytics.js';
 import { registerDocs } from './api-docs.js';
@@ -26,6 +27,8 @@ export interface ApiContext {
   alarms?: AlarmEngine;
   /** The clock of the login throttle (tests move it by hand). */
   now?: () => number;
+  /** The bridge's health (health.ts); without it /healthz only pings the store. */
+  health?: () => CloudHealthReport;
   /** Token secrets are checked through it (shared with the broker's logins: one bounded scrypt pool). */
   passwords?: PasswordChecker;
 }
@@ -100,12 +103,17 @@ export function buildApi(store: CloudStore, opts: { http: CloudConfig['http'] },
   };
 
   void app.register(async (api) => {
+    // The bridge's job, not only its process: 503 with the reasons while the store cannot be read or written, the broker does not accept gateways or the ingest is saturated (health.ts).
     api.get('/healthz', { config: { access: 'public' } }, async (_req, reply) => {
+      if (ctx.health) {
+        const h = ctx.health();
+        return reply.code(h.status === 'ok' ? 200 : 503).send({ status: h.status, reasons: h.reasons });
+      }
       try {
         await store.ping();
-        return { status: 'ok' };
+        return { status: 'ok', reasons: [] };
       } catch (err) {
-        return reply.code(503).send({ status: 'error', message: errorMessage(err) });
+        return reply.code(503).send({ status: 'error', reasons: [{ code: 'store_unreachable', detail: errorMessage(err) }] });
       }
     });
 

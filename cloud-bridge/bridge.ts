@@ -11,6 +11,7 @@ import { AedesBus, MqttBus, type MessageBus } from './message-bus.js';
 import { Ingest, type FaultPoint, type IngestMetrics } from './ingest.js';
 import { Registry } from './registry.js';
 import { PasswordChecker } from './password-checker.js';
+import { CloudHealth, type CloudHealthReport } from './health.js';
 import type { QuarantineLimits } from './store/quarantine-bounds.js';
 import { buildApi } from './api.js';
 import { SqliteStore } from './store/sqlite-store.js';
@@ -32,6 +33,8 @@ export interface CloudMetrics {
   retention: RetentionMetrics;
   /** Password checks of MQTT logins and API tokens: scrypt runs, cached verdicts, unknown ids, refused as busy. */
   auth: PasswordChecker['counters'];
+  /** The bridge's own health (what /healthz answers). */
+  health: CloudHealthReport;
 }
 
 export interface RetentionMetrics {
@@ -157,6 +160,7 @@ export async function startCloudBridge(config: CloudConfig, ctx: CloudContext): 
   let messaging: Messaging | undefined;
   let ingest: Ingest | undefined;
   let retention: ReturnType<typeof startRetention> | undefined;
+  let health: CloudHealth | undefined;
   const alarms = new AlarmEngine(store, config.alarms, { logger: ctx.logger, now: ctx.now, tenantOf: (gw) => registry.gateway(gw)?.tenant });
   try {
     if (!config.externalBroker) await store.registerGateways(config.gateways);
@@ -171,8 +175,12 @@ export async function startCloudBridge(config: CloudConfig, ctx: CloudContext): 
     });
     const i = ingest!;
     retention = startRetention(store, config.retention, { logger: ctx.logger, now });
-    const metrics: CloudMetrics = { broker: messaging.broker?.metrics, ingest: i.metrics, alarms: alarms.metrics, retention: retention.metrics, auth: passwords.counters };
-    const api = buildApi(store, { http: config.http }, { logger: ctx.logger, metrics: () => metrics, registry, alarms, passwords });
+    const msg = messaging;
+    health = new CloudHealth({ store, writes: i.writes, brokerUp: () => (msg.broker ? msg.broker.listening() : msg.bus.up()) }, config.health, { logger: log, now });
+    health.start();
+    const h = health;
+    const metrics: CloudMetrics = { broker: messaging.broker?.metrics, ingest: i.metrics, alarms: alarms.metrics, retention: retention.metrics, auth: passwords.counters, health: h.report() };
+    const api = buildApi(store, { http: config.http }, { logger: ctx.logger, metrics: () => ({ ...metrics, health: h.report() }), registry, alarms, passwords, health: () => h.report() });
     await api.listen({ host: config.http.host, port: config.http.port });
     const httpPort = (api.server.address() as AddressInfo).port;
     const m = messaging;
@@ -189,6 +197,7 @@ export async function startCloudBridge(config: CloudConfig, ctx: CloudContext): 
         await m.close();
         await i.drain(); // presence updates of the clients just disconnected
         await r.stop();
+        await h.stop();
         await alarms.stop();
         await registry.stop();
         await api.close();
@@ -198,6 +207,7 @@ export async function startCloudBridge(config: CloudConfig, ctx: CloudContext): 
     };
   } catch (err) {
     await retention?.stop().catch(() => undefined);
+    await health?.stop().catch(() => undefined);
     await ingest?.drain().catch(() => undefined);
     await alarms.stop().catch(() => undefined);
     await messaging?.close().catch(() => undefined);

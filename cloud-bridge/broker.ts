@@ -57,6 +57,8 @@ export interface Broker {
   readonly metrics: BrokerMetrics;
   /** Gateways with a live authenticated connection. */
   online(): string[];
+  /** True while every listener accepts connections. */
+  listening(): boolean;
   close(): Promise<void>;
 }
 
@@ -183,6 +185,7 @@ export async function startBroker(opts: BrokerOptions, ctx: BrokerContext): Prom
     tlsPort,
     metrics,
     online: () => clients().flatMap((c) => { const who = identities.get(c); return who?.role === 'gateway' ? [who.gateway] : []; }),
+    listening: () => !aedes.closed && servers.every((s) => s.listening),
     async close() {
       const closed = Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
       await new Promise<void>((r) => aedes.close(() => r()));

@@ -89,6 +89,11 @@ export const cloudConfigSchema = z.strictObject({
       .describe('Raw readings with a source time older than this many days are deleted (rounded down to a whole minute); their one-minute rollups, the latest values and the batch (dedupe) keys stay, so trends over the pruned period keep their exact values. Absent: nothing is ever deleted (the default). Coal-mine safety data: AQ 6201 asks for at least 3 months (92 days) of raw data.'),
     intervalMs: z.number().int().min(1000).max(7 * 86_400_000).default(3_600_000).describe('How often the retention run prunes, in ms (the first run is right after start; only when rawDays is set).'),
   }).prefault({}).describe('Raw-data retention (opt-in). Without rawDays every reading is kept forever.'),
+  health: z.strictObject({
+    probeIntervalMs: z.number().int().min(200).max(600_000).default(2000).describe('How often the store gets a one-row durable write and a read, for /healthz and the store_unwritable operator alarm.'),
+    writeFailWindowMs: z.number().int().min(1000).max(3_600_000).default(10_000).describe('A failed batch write makes the store unwritable for this long unless a write succeeds after it.'),
+    overloadWindowMs: z.number().int().min(1000).max(3_600_000).default(5000).describe('A message dropped for a full ingest queue makes /healthz report ingest_saturated for this long.'),
+  }).prefault({}).describe('The cloud bridge\'s own health (/api/v1/healthz): 503 while the store cannot be read or written, the broker does not accept gateways, or the ingest is saturated.'),
   gateways: z.array(gatewaySchema).default([]).describe('Gateways seeded into the registry at start (created or their hash updated; a revoked one stays revoked). More are added with `jinyun admin gateway add`.'),
   ingest: z.strictObject({
     maxQueuedPerGateway: z.number().int().min(1).max(10_000).default(64).describe('Messages of one gateway waiting to be processed; beyond it new ones are dropped unanswered (the edge resends) and counted.'),

@@ -117,6 +117,8 @@ export class Ingest {
   private readonly limiter: LogLimiter;
   private closing = false;
   private readonly observer: IngestObserver | undefined;
+  /** The store's answers to batch writes, and the last message dropped for a full queue (the cloud's health reads them). */
+  readonly writes = { lastOkMs: 0, lastErrorMs: 0, lastError: '', lastOverloadMs: 0 };
   /** Per gateway, the quarantine's eviction count last seen (a rise means it is full). */
   private readonly evictedSeen = new Map<string, number>();
 
@@ -241,7 +243,10 @@ export class Ingest {
     let outcome;
     try {
       outcome = await this.store.writeBatch(gw.id, batch, { receivedMs, bytes: payload, beforeCommit: () => this.fault('before_commit') });
+      this.writes.lastOkMs = this.now();
     } catch (err) {
+      this.writes.lastErrorMs = this.now();
+      this.writes.lastError = errorMessage(err).slice(0, 300);
       m.storeErrors++;
       bump(m.retry, 'store_error');
       if (this.limiter.allow(`${gw.id}\u0000store_error`)) this.log.error({ gateway: gw.id, ...key, err: errorMessage(err), total: m.storeErrors }, 'batch not stored: store error; asking the edge to retry');
@@ -366,6 +371,7 @@ export class Ingest {
 
   private drop(reason: string, source: string, fields: Record<string, unknown>): void {
     bump(this.metrics.dropped, reason);
+    if (reason === 'overload') this.writes.lastOverloadMs = this.now();
     this.warn(source, reason, fields, 'message dropped');
   }
 

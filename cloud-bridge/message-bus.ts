@@ -10,11 +10,17 @@ export type MessageHandler = (topic: string, payload: Buffer) => void;
 export interface MessageBus {
   subscribe(topicFilter: string, handler: MessageHandler): Promise<void>;
   publish(topic: string, payload: Uint8Array, opts: { qos: 0 | 1; retain: boolean }): Promise<void>;
+  /** True while messages can flow (the embedded broker is open; the external broker is connected). */
+  up(): boolean;
 }
 
 /** In-process subscriptions and publishes on the embedded broker (no network hop, no ACL: the broker itself). */
 export class AedesBus implements MessageBus {
   constructor(private readonly aedes: Aedes) {}
+
+  up(): boolean {
+    return !this.aedes.closed;
+  }
 
   subscribe(topicFilter: string, handler: MessageHandler): Promise<void> {
     return new Promise((resolve) => {
@@ -66,6 +72,10 @@ export class MqttBus implements MessageBus {
     this.handlers.push({ filter: topicFilter, handler });
     const granted = await this.client.subscribeAsync(`$share/${this.shareGroup}/${topicFilter}`, { qos: 1 });
     if ((granted[0]?.qos ?? 128) >= 128) throw new Error(`the broker refused the subscription to ${topicFilter} (check the ingest's ACL)`);
+  }
+
+  up(): boolean {
+    return this.client.connected;
   }
 
   async publish(topic: string, payload: Uint8Array, opts: { qos: 0 | 1; retain: boolean }): Promise<void> {

@@ -45,6 +45,8 @@ const MIGRATIONS: string[] = [
    UPDATE quarantine SET size = octet_length(bytes);
    CREATE TABLE quarantine_usage (gateway TEXT PRIMARY KEY, rows BIGINT NOT NULL, bytes BIGINT NOT NULL, evicted BIGINT NOT NULL DEFAULT 0);
    INSERT INTO quarantine_usage (gateway, rows, bytes) SELECT gateway, COUNT(*), SUM(size) FROM quarantine GROUP BY gateway;`,
+  // 4: the health probe's row (a durable one-row write every few seconds; health.ts).
+  `CREATE TABLE health_probe (id INTEGER PRIMARY KEY, at_ms BIGINT NOT NULL);`,
 ];
 
 export const PG_SCHEMA_VERSION = MIGRATIONS.length;

@@ -278,6 +278,10 @@ export class PgStore implements CloudStore {
     await this.pool.query('SELECT 1');
   }
 
+  async probeWrite(atMs: number): Promise<void> {
+    await this.pool.query('INSERT INTO health_probe (id, at_ms) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET at_ms = excluded.at_ms', [atMs]);
+  }
+
   async close(): Promise<void> {
     await this.pool.end();
     this.log.info('store closed');

@@ -203,4 +203,12 @@ export interface RetentionStore {
 }
 
 /** Everything the cloud bridge needs from a store: SQLite (embedded) or PostgreSQL. */
-export type CloudStore = ReadingStore & CatalogStore & GatewayStore & QuarantineStore & SeqCoverageStore & RegistryStore & AnalyticsStore & AlarmStore & RetentionStore & { ping(): Promise<void> };
+/** Liveness of the store itself (the cloud's /healthz). */
+export interface StoreProbe {
+  /** The store answers a read. */
+  ping(): Promise<void>;
+  /** The store commits a write (one row, durably): it fails while the disk is full or the database refuses writes. */
+  probeWrite(atMs: number): Promise<void>;
+}
+
+export type CloudStore = ReadingStore & CatalogStore & GatewayStore & QuarantineStore & SeqCoverageStore & RegistryStore & AnalyticsStore & AlarmStore & RetentionStore & StoreProbe;

@@ -123,6 +123,8 @@ const MIGRATIONS: string[] = [
    UPDATE quarantine SET size = length(bytes);
    CREATE TABLE quarantine_usage (gateway TEXT PRIMARY KEY, rows INTEGER NOT NULL, bytes INTEGER NOT NULL, evicted INTEGER NOT NULL DEFAULT 0);
    INSERT INTO quarantine_usage (gateway, rows, bytes) SELECT gateway, COUNT(*), SUM(size) FROM quarantine GROUP BY gateway;`,
+  // 5: the health probe's row (a durable one-row write every few seconds; health.ts).
+  `CREATE TABLE health_probe (id INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL);`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

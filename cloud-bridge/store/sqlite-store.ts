@@ -245,6 +245,10 @@ export class SqliteStore implements CloudStore {
     await this.reader.get('SELECT 1');
   }
 
+  async probeWrite(atMs: number): Promise<void> {
+    await this.db.transaction(() => this.db.run('INSERT INTO health_probe (id, at_ms) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at_ms = excluded.at_ms', [atMs]));
+  }
+
   async close(): Promise<void> {
     await this.reader.close().catch((err: unknown) => this.log.warn({ err }, 'closing the reader failed'));
     // Fold the WAL back into the main file on a clean stop (a crash leaves it to the next open).

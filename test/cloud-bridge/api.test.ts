@@ -49,7 +49,7 @@ describe('HTTP API /api/v1 (fastify inject)', () => {
   });
 
   it('GET /healthz and /metrics', async () => {
-    expect(await get('/healthz')).toEqual({ status: 200, body: { status: 'ok' } });
+    expect(await get('/healthz')).toEqual({ status: 200, body: { status: 'ok', reasons: [] } });
     expect((await get('/metrics')).body).toEqual({ ingest: { batchesOk: 1 } });
   });
 

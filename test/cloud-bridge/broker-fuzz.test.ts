@@ -104,5 +104,5 @@ describe(`broker fuzz: ${CASES} mutated MQTT sessions (seed ${SEED})`, () => {
     }
     expect(ack?.result).toBe('ok');
     await gw.close();
-  }, 300_000);
+  }, 120_000 + CASES * 10);
 });

@@ -27,6 +27,8 @@ export interface ApiContext {
   alarms?: AlarmEngine;
   /** The clock of the login throttle (tests move it by hand). */
   now?: () => number;
+  /** A gateway clock further off the cloud's than this is flagged (ingest.clockSkewAlarmMs). */
+  clockToleranceMs?: number;
   /** The bridge's health (health.ts); without it /healthz only pings the store. */
   health?: () => CloudHealthReport;
   /** Token secrets are checked through it (shared with the broker's logins: one bounded scrypt pool). */
@@ -128,6 +130,8 @@ export function buildApi(store: CloudStore, opts: { http: CloudConfig['http'] },
       return paged(rows, q, (g) => ({
         id: g.id, tenant: g.tenant, online: g.online, lastSeen: iso(g.lastSeenMs), epoch: g.epoch, producerId: g.producerId,
         readingsStored: g.readingsStored, health: g.health, healthAt: iso(g.healthMs),
+        // The gateway's clock against the cloud's at its last batch; ok within ingest.clockSkewAlarmMs.
+        clock: { skewMs: g.clockSkewMs, ok: g.clockSkewMs === null || Math.abs(g.clockSkewMs) <= (ctx.clockToleranceMs ?? 60_000) },
       }));
     });
 
@@ -148,7 +152,9 @@ export function buildApi(store: CloudStore, opts: { http: CloudConfig['http'] },
       const q = parseQuery(byGateway, req.query);
       checkGateway(req, q.gateway);
       const rows = (await store.latest({ gateway: q.gateway })).filter((r) => visible(req, r.gateway));
-      return paged(rows, q, (r) => ({ ...tagJson(r), ts: iso(r.ts), tsMs: r.ts, value: jsonValue(r.value), quality: qualityJson(r.quality) }));
+      // Source time and receive time side by side: a wrong edge clock shows as a gap between them.
+      return paged(rows, q, (r) => ({ ...tagJson(r), ts: iso(r.ts), tsMs: r.ts, received: r.receivedMs > 0 ? iso(r.receivedMs) : null, receivedMs: r.receivedMs > 0 ? r.receivedMs : null,
+        value: jsonValue(r.value), quality: qualityJson(r.quality) }));
     });
 
     api.get('/series', async (req, reply) => {

@@ -7,15 +7,23 @@ export interface TimeWindow {
   minTimestampMs: number;
 }
 
+/** The most an edge's clock may run ahead of the cloud's for its readings to be taken at its word... */
+export const MAX_EDGE_CLOCK_AHEAD_MS = 86_400_000;
+/** ...and how long a gateway's clock counts as ahead after a batch said so (readings read before its clock was set right arrive after). */
+export const EDGE_AHEAD_MEMORY_MS = 600_000;
+
 /**
  * Bad-input row 28: a reading timestamp in the future (beyond the skew allowance) or before the
  * sane minimum means the edge clock is wrong. The whole batch is refused (one transaction, never a
  * partial batch) and quarantined with its bytes, so the original is kept for an operator.
  */
-export function checkTimestamps(batch: DecodedBatch, receivedMs: number, w: TimeWindow): string | null {
-  const latest = receivedMs + w.maxFutureSkewMs;
+export function checkTimestamps(batch: DecodedBatch, receivedMs: number, w: TimeWindow, edgeAheadMs = 0): string | null {
+  // An edge whose clock runs (or ran, a moment ago: edgeAheadMs) ahead, up to a day, stamps its readings ahead too: they are
+  // real readings, kept with the times it gave and flagged by the clock_skew alarm. A reading ahead of the edge's own clock is garbage.
+  const edgeNow = receivedMs + Math.min(Math.max(0, edgeAheadMs), MAX_EDGE_CLOCK_AHEAD_MS);
+  const latest = edgeNow + w.maxFutureSkewMs;
   for (const r of batch.readings) {
-    if (r.ts > latest) return `reading seq ${r.seq} has source time ${new Date(r.ts).toISOString()}, ${Math.round((r.ts - receivedMs) / 1000)} s ahead of the cloud clock`;
+    if (r.ts > latest) return `reading seq ${r.seq} has source time ${new Date(r.ts).toISOString()}, ${Math.round((r.ts - receivedMs) / 1000)} s ahead of the cloud clock${edgeNow > receivedMs ? ` and ${Math.round((r.ts - edgeNow) / 1000)} s ahead of the edge's` : ''}`;
     if (r.ts < w.minTimestampMs) return `reading seq ${r.seq} has source time ${r.ts} ms, before ${new Date(w.minTimestampMs).toISOString()}`;
   }
   return null;

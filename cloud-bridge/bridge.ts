@@ -161,7 +161,7 @@ export async function startCloudBridge(config: CloudConfig, ctx: CloudContext): 
   let ingest: Ingest | undefined;
   let retention: ReturnType<typeof startRetention> | undefined;
   let health: CloudHealth | undefined;
-  const alarms = new AlarmEngine(store, config.alarms, { logger: ctx.logger, now: ctx.now, tenantOf: (gw) => registry.gateway(gw)?.tenant });
+  const alarms = new AlarmEngine(store, config.alarms, { logger: ctx.logger, now: ctx.now, tenantOf: (gw) => registry.gateway(gw)?.tenant, clockSkewAlarmMs: config.ingest.clockSkewAlarmMs });
   try {
     if (!config.externalBroker) await store.registerGateways(config.gateways);
     if (config.gateways.length > 0) await store.applyRegistry({ op: 'seedGateways', gateways: config.gateways, atMs: now() });
@@ -180,7 +180,7 @@ export async function startCloudBridge(config: CloudConfig, ctx: CloudContext): 
     health.start();
     const h = health;
     const metrics: CloudMetrics = { broker: messaging.broker?.metrics, ingest: i.metrics, alarms: alarms.metrics, retention: retention.metrics, auth: passwords.counters, health: h.report() };
-    const api = buildApi(store, { http: config.http }, { logger: ctx.logger, metrics: () => ({ ...metrics, health: h.report() }), registry, alarms, passwords, health: () => h.report() });
+    const api = buildApi(store, { http: config.http }, { logger: ctx.logger, metrics: () => ({ ...metrics, health: h.report() }), registry, alarms, passwords, health: () => h.report(), clockToleranceMs: config.ingest.clockSkewAlarmMs });
     await api.listen({ host: config.http.host, port: config.http.port });
     const httpPort = (api.server.address() as AddressInfo).port;
     const m = messaging;

@@ -20,6 +20,8 @@ export interface AlarmContext {
   now?: () => number;
   /** Tenant of a gateway (from the registry); undefined for an unknown gateway. */
   tenantOf: (gateway: string) => string | undefined;
+  /** A gateway whose clock is further off the cloud's than this gets a clock_skew alarm (ingest.clockSkewAlarmMs; default 60 s). */
+  clockSkewAlarmMs?: number;
 }
 
 export type AlarmEvent = 'raised' | 'cleared' | 'acknowledged';
@@ -27,6 +29,8 @@ export type AlarmEvent = 'raised' | 'cleared' | 'acknowledged';
 const k = (...parts: string[]): string => parts.join('\u0000');
 /** Rule name of the built-in integrity alarms (replay_conflict, epoch_regression). */
 export const INTEGRITY_RULE = 'ingest-integrity';
+/** Rule name of the built-in clock alarm. */
+export const CLOCK_RULE = 'gateway-clock';
 /** Event alarms with nothing to clear them but a person: cleared when acknowledged. */
 const CLEARED_BY_ACK: ReadonlySet<AlarmType> = new Set(['data_gap', 'replay_conflict', 'epoch_regression', 'quarantine_full']);
 
@@ -112,7 +116,29 @@ export class AlarmEngine {
 
   // --- ingest observer ---
   committed(gw: { id: string; tenant: string }, batch: DecodedBatch, receivedMs: number): void {
-    this.enqueue(() => this.onBatch(gw, batch, receivedMs));
+    this.enqueue(async () => {
+      await this.onClock(gw, batch, receivedMs);
+      await this.onBatch(gw, batch, receivedMs);
+    });
+  }
+
+  /**
+   * Built-in: the gateway's clock (its send time) is further off the cloud's than clockSkewAlarmMs.
+   * Its readings keep the source times it gave (seq keeps their order, latest follows seq), so the
+   * people reading them must know those times are off. Cleared once the skew is back under half.
+   */
+  private async onClock(gw: { id: string; tenant: string }, batch: DecodedBatch, receivedMs: number): Promise<void> {
+    if (batch.sentTimeMs <= 0) return;
+    const limit = this.ctx.clockSkewAlarmMs ?? 60_000;
+    const skew = batch.sentTimeMs - receivedMs;
+    const key = k(CLOCK_RULE, gw.id, 'clock');
+    if (Math.abs(skew) > limit) {
+      const s = Math.round(skew / 1000);
+      await this.raise(key, { tenant: gw.tenant, gateway: gw.id, source: 'clock', rule: CLOCK_RULE, type: 'clock_skew', severity: 'warning', raisedMs: this.now(), value: skew, limit,
+        message: `the clock of ${gw.id} is ${Math.abs(s)} s ${s > 0 ? 'ahead of' : 'behind'} the cloud's: the source times of its readings are off by as much (their order and "latest" follow the sequence)` });
+    } else if (Math.abs(skew) <= limit / 2) {
+      await this.clear(key, skew);
+    }
   }
 
   gap(g: Gap): void {

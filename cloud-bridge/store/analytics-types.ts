@@ -32,7 +32,7 @@ export interface AnalyticsStore {
   aggregate(q: AggregateQuery): Promise<{ tag: TagRow; buckets: Bucket[] } | null>;
 }
 
-export type AlarmType = 'high' | 'low' | 'rate' | 'stale' | 'device_down' | 'gateway_offline' | 'data_gap' | IntegrityAlarmType | 'quarantine_full' | 'store_unwritable';
+export type AlarmType = 'high' | 'low' | 'rate' | 'stale' | 'device_down' | 'gateway_offline' | 'data_gap' | IntegrityAlarmType | 'quarantine_full' | 'store_unwritable' | 'clock_skew';
 /** Built-in, always-on alarms of the ingest: a sequence range came again with other content, or an older epoch came back. */
 export type IntegrityAlarmType = 'replay_conflict' | 'epoch_regression';
 export type AlarmSeverity = 'info' | 'warning' | 'alarm' | 'critical';

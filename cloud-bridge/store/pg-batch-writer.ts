@@ -5,7 +5,7 @@ import type { QuarantineEntry, WriteContext, WriteOutcome } from './reading-stor
 import { monthPartition } from './pg-schema.js';
 import { toColumns } from './value-columns.js';
 import { insertBoundedQuarantine, type QuarantineLimits, type QuarantineSql } from './quarantine-bounds.js';
-import { coveredReadings, epochRegression, overlapConflict, type StoredCells } from './replay-checks.js';
+import { clockSkewMs, coveredReadings, epochRegression, newestPerSeries, overlapConflict, type StoredCells } from './replay-checks.js';
 
 const hex = (h: number): string => `0x${(h >>> 0).toString(16).padStart(8, '0')}`;
 
@@ -99,9 +99,10 @@ export async function pgWriteBatchTx(c: PoolClient, tagMap: (c: PoolClient) => P
     [gateway, batch.producerId, batch.epoch, batch.seqFirst, last, batch.count, batch.bodyHash, fresh.length, batch.historical, ctx.receivedMs]);
   if (fresh.length > 0) {
     await insertReadings(c, series, batch, fresh);
-    await upsertLatest(c, series, fresh);
+    await upsertLatest(c, series, batch, fresh, ctx.receivedMs);
   }
-  await c.query('UPDATE gateways SET last_seen_ms = GREATEST(COALESCE(last_seen_ms, 0), $1), readings_stored = readings_stored + $2 WHERE id = $3', [ctx.receivedMs, fresh.length, gateway]);
+  await c.query('UPDATE gateways SET last_seen_ms = GREATEST(COALESCE(last_seen_ms, 0), $1), readings_stored = readings_stored + $2, clock_skew_ms = COALESCE($4, clock_skew_ms) WHERE id = $3',
+    [ctx.receivedMs, fresh.length, gateway, clockSkewMs(batch, ctx.receivedMs)]);
   ctx.beforeCommit?.();
   const skipped = batch.count - fresh.length;
   return fresh.length > 0 ? { result: 'ok', stored: fresh.length, skipped } : { result: 'duplicate', stored: 0, skipped };
@@ -140,20 +141,16 @@ async function insertReadings(c: PoolClient, series: Map<number, number>, batch:
     [k.sid, k.ts, k.kind, k.value, k.text, k.quality, batch.epoch, k.seq, batch.historical]);
 }
 
-async function upsertLatest(c: PoolClient, series: Map<number, number>, rows: readonly SequencedReading[]): Promise<void> {
-  const newest = new Map<number, SequencedReading>();
-  for (const r of rows) {
-    const id = series.get(r.tagId)!;
-    const cur = newest.get(id);
-    if (!cur || r.ts > cur.ts || (r.ts === cur.ts && r.seq > cur.seq)) newest.set(id, r);
-  }
+/** latest follows the producer's order (epoch, seq), not the source clock; see the SQLite writer's upsertLatest. */
+async function upsertLatest(c: PoolClient, series: Map<number, number>, batch: DecodedBatch, rows: readonly SequencedReading[], receivedMs: number): Promise<void> {
+  const newest = newestPerSeries(series, rows);
   const ids = [...newest.keys()].sort((a, b) => a - b); // fixed lock order across workers
-  const picked = ids.map((id) => newest.get(id)!);
-  const k = columns(series, picked);
+  const k = columns(series, ids.map((id) => newest.get(id)!));
   await c.query(
-    `INSERT INTO latest (series_id, ts, kind, value, value_text, quality)
-     SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::smallint[], $4::float8[], $5::text[], $6::bigint[])
-     ON CONFLICT (series_id) DO UPDATE SET ts = excluded.ts, kind = excluded.kind, value = excluded.value, value_text = excluded.value_text, quality = excluded.quality
-     WHERE excluded.ts >= latest.ts`,
-    [k.sid, k.ts, k.kind, k.value, k.text, k.quality]);
+    `INSERT INTO latest (series_id, ts, kind, value, value_text, quality, seq, producer_id, epoch, received_ms)
+     SELECT s, t, k, v, x, q, n, $8, $9, $10 FROM unnest($1::bigint[], $2::bigint[], $3::smallint[], $4::float8[], $5::text[], $6::bigint[], $7::bigint[]) AS u(s, t, k, v, x, q, n)
+     ON CONFLICT (series_id) DO UPDATE SET ts = excluded.ts, kind = excluded.kind, value = excluded.value, value_text = excluded.value_text, quality = excluded.quality,
+       seq = excluded.seq, producer_id = excluded.producer_id, epoch = excluded.epoch, received_ms = excluded.received_ms
+     WHERE excluded.producer_id <> latest.producer_id OR excluded.epoch > latest.epoch OR (excluded.epoch = latest.epoch AND excluded.seq > latest.seq)`,
+    [k.sid, k.ts, k.kind, k.value, k.text, k.quality, k.seq, batch.producerId, batch.epoch, receivedMs]);
 }

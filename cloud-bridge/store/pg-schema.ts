@@ -47,6 +47,11 @@ const MIGRATIONS: string[] = [
    INSERT INTO quarantine_usage (gateway, rows, bytes) SELECT gateway, COUNT(*), SUM(size) FROM quarantine GROUP BY gateway;`,
   // 4: the health probe's row (a durable one-row write every few seconds; health.ts).
   `CREATE TABLE health_probe (id INTEGER PRIMARY KEY, at_ms BIGINT NOT NULL);`,
+  // 5: latest follows the producer's order (epoch, seq), not the source clock, and keeps the receive time (a wrong edge clock cannot freeze it);
+  //    each gateway's clock skew (its send time minus the cloud's receive time) as of its last batch.
+  `ALTER TABLE latest ADD COLUMN producer_id TEXT NOT NULL DEFAULT '', ADD COLUMN epoch BIGINT NOT NULL DEFAULT 0,
+     ADD COLUMN seq BIGINT NOT NULL DEFAULT 0, ADD COLUMN received_ms BIGINT NOT NULL DEFAULT 0;
+   ALTER TABLE gateways ADD COLUMN clock_skew_ms BIGINT;`,
 ];
 
 export const PG_SCHEMA_VERSION = MIGRATIONS.length;

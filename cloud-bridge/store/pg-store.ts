@@ -92,10 +92,10 @@ export class PgStore implements CloudStore {
   }
 
   async latest(filter: { gateway?: string }): Promise<LatestRow[]> {
-    const rows = (await this.pool.query<TagSql & { ts: number; kind: number; value: number | null; value_text: string | null; quality: number }>(
-      `SELECT ${TAG_COLS}, l.ts, l.kind, l.value, l.value_text, l.quality FROM latest l JOIN series s ON s.id = l.series_id
+    const rows = (await this.pool.query<TagSql & { ts: number; kind: number; value: number | null; value_text: string | null; quality: number; received_ms: number }>(
+      `SELECT ${TAG_COLS}, l.ts, l.kind, l.value, l.value_text, l.quality, l.received_ms FROM latest l JOIN series s ON s.id = l.series_id
        ${filter.gateway !== undefined ? 'WHERE s.gateway = $1' : ''} ORDER BY s.gateway, s.key`, filter.gateway !== undefined ? [filter.gateway] : [])).rows;
-    return rows.map((r) => ({ ...tagRow(r), ts: r.ts, value: fromColumns(r.kind, r.value, r.value_text), quality: r.quality >>> 0 }));
+    return rows.map((r) => ({ ...tagRow(r), ts: r.ts, value: fromColumns(r.kind, r.value, r.value_text), quality: r.quality >>> 0, receivedMs: r.received_ms }));
   }
 
   async upsertCatalog(gateway: string, c: CatalogData): Promise<void> {
@@ -156,9 +156,9 @@ export class PgStore implements CloudStore {
   }
 
   async gateways(filter: { tenant?: string }): Promise<GatewayRow[]> {
-    const rows = (await this.pool.query<{ id: string; tenant: string; online: boolean; last_seen_ms: number | null; epoch: number | null; producer_id: string | null; readings_stored: number; health_json: string | null; health_ms: number | null }>(
+    const rows = (await this.pool.query<{ id: string; tenant: string; online: boolean; last_seen_ms: number | null; epoch: number | null; producer_id: string | null; readings_stored: number; health_json: string | null; health_ms: number | null; clock_skew_ms: number | null }>(
       `SELECT * FROM gateways ${filter.tenant !== undefined ? 'WHERE tenant = $1' : ''} ORDER BY tenant, id`, filter.tenant !== undefined ? [filter.tenant] : [])).rows;
-    return rows.map((r) => ({ id: r.id, tenant: r.tenant, online: r.online, lastSeenMs: r.last_seen_ms, epoch: r.epoch, producerId: r.producer_id, readingsStored: r.readings_stored, health: parseJson(r.health_json), healthMs: r.health_ms }));
+    return rows.map((r) => ({ id: r.id, tenant: r.tenant, online: r.online, lastSeenMs: r.last_seen_ms, epoch: r.epoch, producerId: r.producer_id, readingsStored: r.readings_stored, health: parseJson(r.health_json), healthMs: r.health_ms, clockSkewMs: r.clock_skew_ms }));
   }
 
   async quarantine(entry: QuarantineEntry): Promise<void> {

@@ -56,9 +56,12 @@ export interface TagRow {
 }
 
 export interface LatestRow extends TagRow {
+  /** Source time (the device's or the edge's clock). */
   ts: number;
   value: Value;
   quality: number;
+  /** When the cloud received it (the cloud's clock); 0 for a value stored before schema 6. */
+  receivedMs: number;
 }
 
 /** Readings: idempotent durable write, raw range query, latest values. */
@@ -96,6 +99,8 @@ export interface GatewayRow {
   readingsStored: number;
   health: unknown;
   healthMs: number | null;
+  /** The gateway's clock minus the cloud's as of its last batch, ms; null before any batch with a send time. */
+  clockSkewMs: number | null;
 }
 
 /** Registered gateways, their presence, status and last health. */

@@ -71,3 +71,19 @@ export function overlapConflict(batch: DecodedBatch, overlap: readonly Sequenced
   }
   return null;
 }
+
+/** Per series, the reading with the highest seq among `rows` (one batch: one producer and epoch). */
+export function newestPerSeries(series: Map<number, number>, rows: readonly SequencedReading[]): Map<number, SequencedReading> {
+  const newest = new Map<number, SequencedReading>();
+  for (const r of rows) {
+    const id = series.get(r.tagId)!;
+    const cur = newest.get(id);
+    if (!cur || r.seq > cur.seq) newest.set(id, r);
+  }
+  return newest;
+}
+
+/** The edge's clock minus the cloud's at this batch (its send time against the receive time); null when the edge sent no time. */
+export function clockSkewMs(batch: DecodedBatch, receivedMs: number): number | null {
+  return batch.sentTimeMs > 0 ? batch.sentTimeMs - receivedMs : null;
+}

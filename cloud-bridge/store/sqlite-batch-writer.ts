@@ -4,7 +4,7 @@ import type { SequencedReading } from '../../core/reading.js';
 import { LIMITS, type DecodedBatch } from '../../proto/codec.js';
 import type { QuarantineEntry, WriteContext, WriteOutcome } from './reading-store.js';
 import { Kind, exactParts, toColumns } from './value-columns.js';
-import { coveredReadings, epochRegression, overlapConflict, type StoredCells } from './replay-checks.js';
+import { clockSkewMs, coveredReadings, epochRegression, newestPerSeries, overlapConflict, type StoredCells } from './replay-checks.js';
 
 /** (gateway, producer) -> (tag id -> series id), loaded lazily, dropped when the gateway's catalog changes. */
 export class TagMapCache {
@@ -123,12 +123,13 @@ async function writeBatchBody(db: Sqlite, tags: TagMapCache, gateway: string, ba
   }
   const fresh = overlap.length === 0 ? batch.readings : batch.readings.filter((r) => !covered.some((c) => r.seq >= c.seq_first && r.seq <= c.seq_last));
   for (let i = 0; i < fresh.length; i += limits.chunkRows) await insertReadings(db, series, batch, fresh.slice(i, i + limits.chunkRows));
-  await upsertLatest(db, series, fresh, limits.chunkRows);
+  await upsertLatest(db, series, batch, fresh, ctx.receivedMs, limits.chunkRows);
   await db.run(
     'INSERT INTO batches (gateway, producer_id, epoch, seq_first, seq_last, count, body_hash, stored, historical, received_ms) VALUES (?,?,?,?,?,?,?,?,?,?)',
     [gateway, batch.producerId, batch.epoch, batch.seqFirst, last, batch.count, batch.bodyHash, fresh.length, batch.historical ? 1 : 0, ctx.receivedMs],
   );
-  await db.run('UPDATE gateways SET last_seen_ms = MAX(COALESCE(last_seen_ms, 0), ?), readings_stored = readings_stored + ? WHERE id = ?', [ctx.receivedMs, fresh.length, gateway]);
+  await db.run('UPDATE gateways SET last_seen_ms = MAX(COALESCE(last_seen_ms, 0), ?), readings_stored = readings_stored + ?, clock_skew_ms = COALESCE(?, clock_skew_ms) WHERE id = ?',
+    [ctx.receivedMs, fresh.length, clockSkewMs(batch, ctx.receivedMs), gateway]);
   ctx.beforeCommit?.();
   const skipped = batch.count - fresh.length;
   return fresh.length > 0 ? { result: 'ok', stored: fresh.length, skipped } : { result: 'duplicate', stored: 0, skipped };
@@ -175,26 +176,26 @@ async function insertReadings(db: Sqlite, series: Map<number, number>, batch: De
   else await db.run(INSERT_READINGS, [JSON.stringify(out), batch.epoch, historical]);
 }
 
-/** latest keeps the newest source time per series (a tie goes to the later write). */
-async function upsertLatest(db: Sqlite, series: Map<number, number>, rows: SequencedReading[], chunkRows: number): Promise<void> {
-  const newest = new Map<number, SequencedReading>();
-  for (const r of rows) {
-    const id = series.get(r.tagId)!;
-    const cur = newest.get(id);
-    if (!cur || r.ts > cur.ts || (r.ts === cur.ts && r.seq > cur.seq)) newest.set(id, r);
-  }
-  const entries = [...newest.entries()];
+/**
+ * latest keeps, per series, the reading that came last in the producer's order (epoch, then seq),
+ * whatever its source time: an edge whose clock jumps back an hour must not freeze "latest" for an
+ * hour. A backlog batch (lower seqs) never replaces a newer live value; another producer of the
+ * gateway (a replaced spool) takes over at its first batch. The receive time is kept beside it.
+ */
+async function upsertLatest(db: Sqlite, series: Map<number, number>, batch: DecodedBatch, rows: SequencedReading[], receivedMs: number, chunkRows: number): Promise<void> {
+  const entries = [...newestPerSeries(series, rows).entries()];
   for (let i = 0; i < entries.length; i += chunkRows) {
     const part = entries.slice(i, i + chunkRows).map(([id, r]) => {
       const [kind, value, text] = toColumns(r.value);
       const [m, e] = exactParts(value);
-      return [id, r.ts, kind, m, e, text, r.quality >>> 0];
+      return [id, r.ts, kind, m, e, text, r.quality >>> 0, r.seq];
     });
-    await db.run(UPSERT_LATEST, [JSON.stringify(part)]);
+    await db.run(UPSERT_LATEST, [JSON.stringify(part), batch.producerId, batch.epoch, receivedMs]);
   }
 }
 
-const UPSERT_LATEST = `INSERT INTO latest (series_id, ts, kind, value, value_text, quality)
-  SELECT value->>0, value->>1, value->>2, value->>3 * pow(2.0, value->>4), value->>5, value->>6 FROM jsonb_each(?1) WHERE true
-  ON CONFLICT (series_id) DO UPDATE SET ts = excluded.ts, kind = excluded.kind, value = excluded.value, value_text = excluded.value_text, quality = excluded.quality
-  WHERE excluded.ts >= latest.ts`;
+const UPSERT_LATEST = `INSERT INTO latest (series_id, ts, kind, value, value_text, quality, seq, producer_id, epoch, received_ms)
+  SELECT value->>0, value->>1, value->>2, value->>3 * pow(2.0, value->>4), value->>5, value->>6, value->>7, ?2, ?3, ?4 FROM jsonb_each(?1) WHERE true
+  ON CONFLICT (series_id) DO UPDATE SET ts = excluded.ts, kind = excluded.kind, value = excluded.value, value_text = excluded.value_text, quality = excluded.quality,
+    seq = excluded.seq, producer_id = excluded.producer_id, epoch = excluded.epoch, received_ms = excluded.received_ms
+  WHERE excluded.producer_id <> latest.producer_id OR excluded.epoch > latest.epoch OR (excluded.epoch = latest.epoch AND excluded.seq > latest.seq)`;

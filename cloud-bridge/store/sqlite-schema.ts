@@ -125,6 +125,13 @@ const MIGRATIONS: string[] = [
    INSERT INTO quarantine_usage (gateway, rows, bytes) SELECT gateway, COUNT(*), SUM(size) FROM quarantine GROUP BY gateway;`,
   // 5: the health probe's row (a durable one-row write every few seconds; health.ts).
   `CREATE TABLE health_probe (id INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL);`,
+  // 6: latest follows the producer's order (epoch, seq), not the source clock, and keeps the receive time (a wrong edge clock cannot freeze it);
+  //    each gateway's clock skew (its send time minus the cloud's receive time) as of its last batch.
+  `ALTER TABLE latest ADD COLUMN producer_id TEXT NOT NULL DEFAULT '';
+   ALTER TABLE latest ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE latest ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE latest ADD COLUMN received_ms INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE gateways ADD COLUMN clock_skew_ms INTEGER;`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

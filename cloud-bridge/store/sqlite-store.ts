@@ -99,10 +99,10 @@ export class SqliteStore implements CloudStore {
   }
 
   async latest(filter: { gateway?: string }): Promise<LatestRow[]> {
-    const rows = await this.reader.all<TagSql & { ts: number; kind: number; value: number | null; value_text: string | null; quality: number }>(
-      `SELECT ${TAG_COLS}, l.ts, l.kind, l.value, l.value_text, l.quality FROM latest l JOIN series s ON s.id = l.series_id
+    const rows = await this.reader.all<TagSql & { ts: number; kind: number; value: number | null; value_text: string | null; quality: number; received_ms: number }>(
+      `SELECT ${TAG_COLS}, l.ts, l.kind, l.value, l.value_text, l.quality, l.received_ms FROM latest l JOIN series s ON s.id = l.series_id
        ${filter.gateway !== undefined ? 'WHERE s.gateway = ?' : ''} ORDER BY s.gateway, s.key`, filter.gateway !== undefined ? [filter.gateway] : []);
-    return rows.map((r) => ({ ...tagRow(r), ts: r.ts, value: fromColumns(r.kind, r.value, r.value_text), quality: r.quality >>> 0 }));
+    return rows.map((r) => ({ ...tagRow(r), ts: r.ts, value: fromColumns(r.kind, r.value, r.value_text), quality: r.quality >>> 0, receivedMs: r.received_ms }));
   }
 
   async upsertCatalog(gateway: string, c: CatalogData): Promise<void> {
@@ -175,11 +175,11 @@ export class SqliteStore implements CloudStore {
   }
 
   async gateways(filter: { tenant?: string }): Promise<GatewayRow[]> {
-    const rows = await this.reader.all<{ id: string; tenant: string; online: number; last_seen_ms: number | null; epoch: number | null; producer_id: string | null; readings_stored: number; health_json: string | null; health_ms: number | null }>(
+    const rows = await this.reader.all<{ id: string; tenant: string; online: number; last_seen_ms: number | null; epoch: number | null; producer_id: string | null; readings_stored: number; health_json: string | null; health_ms: number | null; clock_skew_ms: number | null }>(
       `SELECT * FROM gateways ${filter.tenant !== undefined ? 'WHERE tenant = ?' : ''} ORDER BY tenant, id`, filter.tenant !== undefined ? [filter.tenant] : []);
     return rows.map((r) => ({
       id: r.id, tenant: r.tenant, online: r.online === 1, lastSeenMs: r.last_seen_ms, epoch: r.epoch, producerId: r.producer_id, readingsStored: r.readings_stored,
-      health: parseJson(r.health_json), healthMs: r.health_ms,
+      health: parseJson(r.health_json), healthMs: r.health_ms, clockSkewMs: r.clock_skew_ms,
     }));
   }
 

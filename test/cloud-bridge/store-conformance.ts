@@ -91,12 +91,22 @@ export function describeCloudStore(name: string, open: (dir: string) => Promise<
       expect(await store.quarantineCount('gw-1')).toBe(2);
     });
 
-    it('keeps the newest source time in latest, whatever the arrival order', async () => {
+    it('keeps in latest the reading that came last in the producer\'s order (epoch, seq), whatever its source time, with the receive time', async () => {
       await store.upsertCatalog('gw-1', CATALOG);
-      await write([r(1, 1000, 2), r(1, 500, 1)], 1);
-      await write([r(1, 200, 0)], 3, { historical: true });
-      const latest = await store.latest({ gateway: 'gw-1' });
-      expect(latest.map((l) => [l.key, l.ts, l.value])).toEqual([['pump/flow', T0 + 1000, 2]]);
+      await store.upsertCatalog('gw-1', { ...CATALOG, producerId: 'prod-2' });
+      const latest = async () => (await store.latest({ gateway: 'gw-1' })).map((l) => [l.key, l.ts - T0, l.value, l.receivedMs - T0]);
+      await write([r(1, 1000, 2), r(1, 500, 1)], 1); // the source clock stepped back within the batch: seq 2 is the newer
+      expect(await latest()).toEqual([['pump/flow', 500, 1, 99]]);
+      await write([r(1, -3_600_000, 5)], 10); // the edge clock jumped back an hour: still the newest
+      expect(await latest()).toEqual([['pump/flow', -3_600_000, 5, 99]]);
+      await write([r(1, 5000, 9)], 5, { historical: true }); // backlog (lower seqs) arriving late: not newer
+      expect(await latest()).toEqual([['pump/flow', -3_600_000, 5, 99]]);
+      await write([r(1, 4000, 7)], 11, { epoch: 2 }); // the next start of the producer
+      expect(await latest()).toEqual([['pump/flow', 4000, 7, 99]]);
+      await write([r(1, 100, 3)], 1, { epoch: 1 }); // a resend of epoch 1: older
+      expect(await latest()).toEqual([['pump/flow', 4000, 7, 99]]);
+      await write([r(1, 50, 8)], 1, { producerId: 'prod-2' }); // a new spool (another producer) takes over at its first batch
+      expect(await latest()).toEqual([['pump/flow', 50, 8, 99]]);
       expect(await store.latest({ gateway: 'gw-2' })).toEqual([]);
     });
 
@@ -132,7 +142,7 @@ export function describeCloudStore(name: string, open: (dir: string) => Promise<
       await store.setPresence('gw-1', { online: true, atMs: T0 + 1000, epoch: 4, producerId: 'prod-1' });
       await store.setHealth('gw-1', JSON.stringify({ spoolDepth: 3 }), T0 + 2000);
       const gws = await store.gateways({ tenant: 'ta' });
-      expect(gws).toEqual([{ id: 'gw-1', tenant: 'ta', online: true, lastSeenMs: T0 + 2000, epoch: 4, producerId: 'prod-1', readingsStored: 2, health: { spoolDepth: 3 }, healthMs: T0 + 2000 }]);
+      expect(gws).toEqual([{ id: 'gw-1', tenant: 'ta', online: true, lastSeenMs: T0 + 2000, epoch: 4, producerId: 'prod-1', readingsStored: 2, health: { spoolDepth: 3 }, healthMs: T0 + 2000, clockSkewMs: null }]);
     });
 
     it('keeps the newest quarantine entries within its bounds: entries and bytes per gateway, bytes in total; the newest entry always stays', async () => {
@@ -222,7 +232,8 @@ export function describeCloudStore(name: string, open: (dir: string) => Promise<
       const m = methane.map((x) => x.value as number);
       expect(await write(methane, 2001)).toMatchObject({ result: 'ok', stored: 60 });
       const latestBefore = await store.latest({ gateway: 'gw-1' });
-      expect(latestBefore.map((l) => [l.key, l.ts, l.value])).toEqual([['gas/methane', OLD + 59_000, m[59]], ['pump/flow', T0 + 59_000, v(299)]]);
+      // latest is the last in seq order (3001, sent after the recent minute with an older source time), not the newest source time.
+      expect(latestBefore.map((l) => [l.key, l.ts, l.value])).toEqual([['gas/methane', OLD + 59_000, m[59]], ['pump/flow', OLD + 3 * MIN + 500, 7]]);
       const pumpAfterCutoff = await raw(OLD + 3 * MIN, T0 + DAY);
 
       expect(await store.pruneRaw(cutoff)).toEqual({ deleted: 300 });

@@ -4,7 +4,8 @@ import { spawnJinyun, type Child } from '../../cli/process.js';
 
 export interface EdgeSite {
   file: string;
-  start(): Child;
+  /** Starts the agent; `env` adds to its environment (e.g. libfaketime's). */
+  start(env?: NodeJS.ProcessEnv): Child;
 }
 
 /**
@@ -57,7 +58,7 @@ ${opts.extraYaml ?? ''}`);
   // JINYUN_TEST_LOG_DIR=dir keeps the edge's log lines in dir/edge.log for a post-mortem.
   const logDir = process.env.JINYUN_TEST_LOG_DIR;
   const onLine = logDir ? (line: string) => appendFileSync(join(logDir, 'edge.log'), `${line}\n`) : undefined;
-  return { file, start: () => spawnJinyun(['edge', '--config', file], { env: { EDGE_PASSWORD: opts.password, JINYUN_LOG_LEVEL: process.env.JINYUN_LOG_LEVEL ?? 'warn' }, onLine }) };
+  return { file, start: (env = {}) => spawnJinyun(['edge', '--config', file], { env: { EDGE_PASSWORD: opts.password, JINYUN_LOG_LEVEL: process.env.JINYUN_LOG_LEVEL ?? 'warn', ...env }, onLine }) };
 }
 
 export async function getJson<T>(url: string): Promise<T> {

@@ -50,7 +50,10 @@
   function renderGateways(items) {
     $('#gateways tbody').innerHTML = items.map((g) => {
       const h = g.health || {};
-      return `<tr data-gateway="${esc(g.id)}"><td>${esc(g.id)}</td><td class="${g.online ? 'ok' : 'bad'}">${g.online ? 'online' : 'offline'}</td><td>${esc(h.spoolDepth ?? '—')}</td><td>${time(g.lastSeen)}</td><td class="${h.dropped > 0 ? 'warn' : ''}">${esc(h.dropped ?? '—')}</td></tr>`;
+      const c = g.clock || {};
+      const clock = c.skewMs == null ? '—' : c.ok ? 'ok' : `${c.skewMs > 0 ? '+' : '−'}${Math.round(Math.abs(c.skewMs) / 1000)} s`;
+      return `<tr data-gateway="${esc(g.id)}"><td>${esc(g.id)}</td><td class="${g.online ? 'ok' : 'bad'}">${g.online ? 'online' : 'offline'}</td><td>${esc(h.spoolDepth ?? '—')}</td><td>${time(g.lastSeen)}</td><td class="${h.dropped > 0 ? 'warn' : ''}">${esc(h.dropped ?? '—')}</td>`
+        + `<td class="clock ${c.ok === false ? 'warn' : ''}" title="the gateway's clock against the cloud's at its last batch">${esc(clock)}</td></tr>`;
     }).join('');
     return items;
   }

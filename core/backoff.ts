@@ -16,8 +16,9 @@ export class Backoff {
     this.random = opts.random ?? Math.random;
   }
 
-  next(): number {
-    const ceiling = Math.min(this.opts.maxMs, this.opts.initialMs * 2 ** Math.min(this.attempt, 30));
+  /** The next delay; `maxMs` overrides the configured longest delay for this one (e.g. longer after a refused login). */
+  next(maxMs: number = this.opts.maxMs): number {
+    const ceiling = Math.min(maxMs, this.opts.initialMs * 2 ** Math.min(this.attempt, 30));
     this.attempt++;
     const floor = Math.min(this.opts.initialMs / 2, ceiling);
     return Math.round(floor + this.random() * (ceiling - floor));

@@ -20,7 +20,10 @@ export interface MqttLinkOptions {
   keepaliveS: number;
   connectTimeoutMs: number;
   reconnectInitialMs: number;
+  /** Longest delay while the broker is unreachable or busy. */
   reconnectMaxMs: number;
+  /** Longest delay after the broker refused the login (CONNACK 2, 4, 5): retrying faster helps nobody. */
+  reconnectRefusedMaxMs?: number;
   tls?: TlsFiles;
   /** Registered as the MQTT last will (retained), e.g. the status message with online=false. */
   will: { topic: string; payload: Uint8Array };
@@ -28,6 +31,9 @@ export interface MqttLinkOptions {
   subscriptions: string[];
   logger: Logger;
 }
+
+/** CONNACK return codes that refuse the login itself: identifier rejected, bad user name or password, not authorized. */
+const REFUSED_LOGIN: ReadonlySet<number> = new Set([2, 4, 5]);
 
 export interface LinkEvents {
   up: [];
@@ -43,6 +49,8 @@ export interface LinkEvents {
 export class MqttLink extends EventEmitter<LinkEvents> {
   private client: MqttClient | null = null;
   private readonly backoff: Backoff;
+  /** The last connection attempt ended in a refused login (not an unreachable or busy broker). */
+  private refused = false;
   private timer: NodeJS.Timeout | null = null;
   private closing = false;
   private up = false;
@@ -87,6 +95,7 @@ export class MqttLink extends EventEmitter<LinkEvents> {
     client.on('close', () => this.onClose('connection closed'));
     client.on('error', (err) => {
       this.lastError = describeLinkError(err);
+      this.refused = REFUSED_LOGIN.has((err as { code?: unknown }).code as number);
       o.logger.warn({ err: this.lastError, code: (err as { code?: unknown }).code }, 'mqtt error');
     });
     client.on('message', (topic, payload) => this.emit('message', topic, payload));
@@ -100,6 +109,7 @@ export class MqttLink extends EventEmitter<LinkEvents> {
         if (refused.length > 0) throw new Error(`subscription refused by the broker: ${refused.map((g) => g.topic).join(', ')}`);
       }
       this.up = true;
+      this.refused = false;
       this.counters.connects++;
       this.opts.logger.info({ url: this.opts.url, clientId: this.opts.clientId }, 'mqtt connected');
       this.emit('up');
@@ -122,7 +132,7 @@ export class MqttLink extends EventEmitter<LinkEvents> {
     if (this.closing || this.timer) return;
     // Hold the backoff down only for connections that lasted: a connect-then-kick loop keeps backing off.
     if (wasUp) this.backoff.reset();
-    const delay = this.backoff.next();
+    const delay = this.refused ? this.backoff.next(this.opts.reconnectRefusedMaxMs ?? 60_000) : this.backoff.next();
     this.opts.logger.debug({ delayMs: delay, attempt: this.backoff.attempts }, 'mqtt reconnect scheduled');
     this.timer = setTimeout(() => {
       this.timer = null;

@@ -29,7 +29,7 @@ export function startUplink(args: { gateway: EdgeConfig['gateway']; uplink: Edge
 
   const link = new MqttLink({
     url: u.url, clientId: id, username: u.username ?? id, password: u.password, keepaliveS: u.keepaliveS, connectTimeoutMs: u.connectTimeoutMs,
-    reconnectInitialMs: u.reconnectInitialMs, reconnectMaxMs: u.reconnectMaxMs, tls: u.tls,
+    reconnectInitialMs: u.reconnectInitialMs, reconnectMaxMs: u.reconnectMaxMs, reconnectRefusedMaxMs: u.reconnectRefusedMaxMs, tls: u.tls,
     will: { topic: topics.status, payload: status(false) }, subscriptions: [topics.ack], logger: log.child({ component: 'uplink' }),
   });
   const publishCatalog = (): Promise<void> => link.publish(topics.catalog, catalogBytes, { qos: 1, retain: true });

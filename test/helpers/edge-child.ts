@@ -12,7 +12,7 @@ export interface EdgeSite {
  * Writes an edge config for one coal-mine simulator unit 1 (fixed test registers and the sample
  * counter) and returns a way to start `jinyun edge` on it as a real process.
  */
-export function edgeSite(dir: string, opts: { simPort: number; mqttPort: number; password: string; gatewayId?: string; tenant?: string; pollIntervalMs?: number; extraYaml?: string }): EdgeSite {
+export function edgeSite(dir: string, opts: { simPort: number; mqttPort: number; password: string; gatewayId?: string; tenant?: string; pollIntervalMs?: number; extraYaml?: string; defaultReconnect?: boolean }): EdgeSite {
   const file = join(dir, 'edge.yaml');
   writeFileSync(file, `gateway:
   id: ${opts.gatewayId ?? 'gw-1'}
@@ -23,9 +23,7 @@ uplink:
   url: mqtt://127.0.0.1:${opts.mqttPort}
   password: \${EDGE_PASSWORD}
   ackTimeoutMs: 1500
-  reconnectInitialMs: 100
-  reconnectMaxMs: 1000
-  batch:
+${opts.defaultReconnect ? '' : '  reconnectInitialMs: 100\n  reconnectMaxMs: 1000\n'}  batch:
     maxDelayMs: 100
 health:
   intervalMs: 1000

@@ -44,6 +44,10 @@ export class Forwarder {
   private settling = new Set<number>();
   private retryBackoff: Backoff;
   private pumping = false;
+  /** The running pump (close waits for it). */
+  private pumpDone: Promise<void> = Promise.resolve();
+  /** Acks being settled into the spool now (close waits for them). */
+  private readonly settles = new Set<Promise<void>>();
   private again = false;
   private closed = false;
   private firstUnsealedAt: number | null = null;
@@ -91,8 +95,9 @@ export class Forwarder {
       return;
     }
     this.pumping = true;
-    void this.pump()
+    this.pumpDone = this.pump()
       .catch((err) => {
+        if (this.closed) return; // the spool or the link closed under it during a stop: nothing to retry
         this.counters.errors++;
         this.opts.logger.error({ err: errorMessage(err) }, 'forwarder pump failed; retrying');
         this.scheduleRetry(this.opts.retryInitialMs);
@@ -154,6 +159,7 @@ export class Forwarder {
   }
 
   private async send(batch: SpoolBatch): Promise<void> {
+    if (this.closed) return;
     const bytes = encodeBatchFromBlocks({ producerId: this.spool.producerId, epoch: batch.epoch, historical: batch.historical }, batch.blocks,
       { compression: this.opts.compression, sentTimeMs: Date.now() });
     const timer = setTimeout(() => this.onAckTimeout(batch.seqFirst), this.opts.ackTimeoutMs);
@@ -197,6 +203,7 @@ export class Forwarder {
       return false;
     }
     if (ack.producerId !== this.spool.producerId) return false;
+    if (this.closed) return true; // stopping: the batch stays in the spool and is resent (and deduplicated) at the next start
     const f = this.inFlight.get(ack.seqFirst);
     const batch = f?.batch ?? { seqFirst: ack.seqFirst, seqLast: ack.seqFirst + ack.count - 1, epoch: ack.epoch };
     if (f && (f.batch.epoch !== ack.epoch || f.batch.count !== ack.count)) return false;
@@ -206,10 +213,13 @@ export class Forwarder {
     }
     if (this.liveInFlight === ack.seqFirst) this.liveInFlight = null;
     this.settling.add(ack.seqFirst);
+    const settled = this.settle(ack, batch, f);
+    this.settles.add(settled);
     try {
-      await this.settle(ack, batch, f);
+      await settled;
     } finally {
       this.settling.delete(ack.seqFirst);
+      this.settles.delete(settled);
     }
     this.kick();
     return true;
@@ -247,11 +257,20 @@ export class Forwarder {
     return this.inFlight.size;
   }
 
-  close(): void {
+  /**
+   * Stops sending and waits (at most `waitMs`) for the pump and the acks being settled, so the
+   * spool and the link can close under nobody. Unacknowledged batches stay in the spool: the next
+   * start resends them and the ingest dedupes them.
+   */
+  async close(waitMs = 1000): Promise<void> {
     this.closed = true;
     for (const f of this.inFlight.values()) clearTimeout(f.timer);
     this.inFlight.clear();
     if (this.delayTimer) clearTimeout(this.delayTimer);
     if (this.retryTimer) clearTimeout(this.retryTimer);
+    let t: NodeJS.Timeout | undefined;
+    const limit = new Promise<void>((resolve) => { t = setTimeout(resolve, waitMs); });
+    await Promise.race([Promise.allSettled([this.pumpDone, ...this.settles]), limit]);
+    clearTimeout(t);
   }
 }

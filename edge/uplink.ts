@@ -54,7 +54,7 @@ export function startUplink(args: { gateway: EdgeConfig['gateway']; uplink: Edge
   return {
     link, forwarder, topics,
     async close() {
-      forwarder.close();
+      await forwarder.close();
       await link.close({ topic: topics.status, payload: status(false) });
     },
   };

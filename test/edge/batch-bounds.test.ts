@@ -64,7 +64,7 @@ describe('batch bounds: bytes and latency (forwarder over a real broker)', () =>
   });
 
   afterEach(async () => {
-    fwd?.close();
+    await fwd?.close();
     fwd = undefined;
     await link.close();
     await spool?.close();

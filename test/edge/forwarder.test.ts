@@ -58,7 +58,7 @@ describe('Forwarder over a real broker', () => {
   });
 
   afterEach(async () => {
-    fwd.close();
+    await fwd.close();
     await link.close();
     await spool.close();
     await broker.close();
@@ -126,7 +126,7 @@ describe('Forwarder over a real broker', () => {
   });
 
   it('liveFirst: during a backlog the newest readings go out in their own slot, and everything arrives once', async () => {
-    fwd.close();
+    await fwd.close();
     fwd = new Forwarder(spool, link, { dataTopic: 't/data', maxReadings: 100, maxBytes: 256 * 1024, maxDelayMs: 20, historicalAfterMs: 60_000, ackTimeoutMs: 2000, maxInFlight: 2, compression: 'deflate', order: 'liveFirst', retryInitialMs: 50, retryMaxMs: 100, logger: silentLogger() });
     link.removeAllListeners('message');
     link.on('message', (topic, payload) => { if (topic === 't/ack') void fwd.onAckMessage(payload); });

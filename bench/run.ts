@@ -7,9 +7,10 @@ import { apiGroup } from './api.js';
 import { modbusGroup } from './modbus.js';
 import { ingestGroup } from './ingest.js';
 import { opcuaGroup } from './opcua.js';
+import { plantGroup } from './plant.js';
 
 /** Every group, in the order `npm run bench` runs them. Explicit list, no discovery by file name. */
-const GROUPS: BenchGroup[] = [pipelineGroup, edgeGroup, apiGroup, modbusGroup, opcuaGroup, ingestGroup];
+const GROUPS: BenchGroup[] = [plantGroup, pipelineGroup, edgeGroup, apiGroup, modbusGroup, opcuaGroup, ingestGroup];
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ args: process.argv.slice(2), options: { only: { type: 'string', multiple: true }, json: { type: 'string' }, list: { type: 'boolean' } } });

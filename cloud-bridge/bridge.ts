@@ -169,7 +169,9 @@ export async function startCloudBridge(config: CloudConfig, ctx: CloudContext): 
     messaging = await startMessaging(config, registry, { ...ctx, passwords }, async (bus) => {
       alarms.attach(bus);
       await alarms.start();
-      ingest = new Ingest(store, bus, { ingest: config.ingest, registry }, { ...ctx, observer: alarms });
+      // SQLite writes the batches queued at once in one transaction, one after another: a gateway's batches may be written
+      // together. PostgreSQL runs each in a transaction of its own, and overlapping ranges of one gateway must not race.
+      ingest = new Ingest(store, bus, { ingest: config.ingest, registry, parallelWrites: config.store.type === 'sqlite' ? config.ingest.maxParallelWritesPerGateway : 1 }, { ...ctx, observer: alarms });
       await ingest.start();
       return ingest;
     });

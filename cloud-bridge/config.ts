@@ -97,6 +97,7 @@ export const cloudConfigSchema = z.strictObject({
   gateways: z.array(gatewaySchema).default([]).describe('Gateways seeded into the registry at start (created or their hash updated; a revoked one stays revoked). More are added with `jinyun admin gateway add`.'),
   ingest: z.strictObject({
     maxQueuedPerGateway: z.number().int().min(1).max(10_000).default(64).describe('Messages of one gateway waiting to be processed; beyond it new ones are dropped unanswered (the edge resends) and counted.'),
+    maxParallelWritesPerGateway: z.number().int().min(1).max(64).default(8).describe('Batches of one gateway written at once (SQLite store: committed together in one transaction, one fsync; the edge keeps uplink.maxInFlight batches in flight). Counters, alarms and Acks still follow arrival order. PostgreSQL: always 1.'),
     insertChunkRows: z.number().int().min(1).max(4000).default(500).describe('Readings per multi-row INSERT statement.'),
     maxQuarantinePerGateway: z.number().int().min(1).max(10_000_000).default(10_000).describe('Rejected messages kept (with their bytes) per gateway; the oldest are deleted beyond it.'),
     maxQuarantineBytesPerGateway: z.number().int().min(1024 * 1024).max(1024 ** 4).default(64 * 1024 * 1024).describe('Bytes of rejected messages kept per gateway; the oldest are deleted beyond it, and the gateway gets a quarantine_full alarm.'),

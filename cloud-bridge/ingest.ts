@@ -4,7 +4,7 @@ import { TOPIC_ROOT, parseTopic, topicFor, type TopicKind } from '../core/topics
 import { decodeBatch, decodeCatalog, decodeHealth, decodeStatus, encodeAck, pb, type AckData, type DecodedBatch } from '../proto/codec.js';
 import type { CloudConfig } from './config.js';
 import type { MessageBus } from './message-bus.js';
-import type { CloudStore } from './store/reading-store.js';
+import type { CloudStore, WriteOutcome } from './store/reading-store.js';
 import { peekBatchKey, type BatchKey } from './batch-key.js';
 import { LogLimiter, bump, counterMap, type CounterMap } from './metrics.js';
 import type { Registry } from './registry.js';
@@ -50,6 +50,8 @@ export interface IngestMetrics {
 
 export interface IngestOptions {
   ingest: CloudConfig['ingest'];
+  /** Data writes of one gateway running at once (1 when the store cannot take two of a gateway safely at once). */
+  parallelWrites?: number;
   registry: Registry;
 }
 
@@ -119,6 +121,8 @@ export class Ingest {
   private readonly observer: IngestObserver | undefined;
   /** The store's answers to batch writes, and the last message dropped for a full queue (the cloud's health reads them). */
   readonly writes = { lastOkMs: 0, lastErrorMs: 0, lastError: '', lastOverloadMs: 0 };
+  /** Per gateway, its data writes in progress (dataWrites). */
+  private readonly writing = new Map<string, DataWrites>();
   /** Per gateway, the latest clock-ahead skew seen and when (edgeAhead). */
   private readonly aheadSeen = new Map<string, { aheadMs: number; atMs: number }>();
   /** Per gateway, the quarantine's eviction count last seen (a rise means it is full). */
@@ -174,7 +178,10 @@ export class Ingest {
   async drain(): Promise<void> {
     this.closing = true;
     clearInterval(this.gapTimer);
-    while (this.chains.size > 0) await Promise.all([...this.chains.values()].map((c) => c.tail));
+    while (this.chains.size > 0 || this.writing.size > 0) {
+      await Promise.all([...this.chains.values()].map((c) => c.tail));
+      await Promise.all([...this.writing.values()].map((w) => w.tail));
+    }
   }
 
   private onMessage(topic: string, payload: Buffer): void {
@@ -242,11 +249,34 @@ export class Ingest {
     const key: BatchKey = { producerId: batch.producerId, epoch: batch.epoch, seqFirst: batch.seqFirst, count: batch.count };
     this.observeTime(gw, batch, receivedMs);
     this.fault('decoded');
-    let outcome;
-    try {
-      outcome = await this.store.writeBatch(gw.id, batch, { receivedMs, bytes: payload, beforeCommit: () => this.fault('before_commit') });
-      this.writes.lastOkMs = this.now();
-    } catch (err) {
+    // The write runs while the gateway's next batches are decoded and written too (up to parallelWrites
+    // at once: the SQLite store commits them in one group, one fsync); what follows a write (counters,
+    // gap tracking, alarms, the Ack) runs in arrival order.
+    const w = this.dataWrites(gw.id);
+    await w.slot();
+    const written = this.store.writeBatch(gw.id, batch, { receivedMs, bytes: payload, beforeCommit: () => this.fault('before_commit') })
+      .then((outcome) => ({ outcome, err: undefined }), (err: unknown) => ({ outcome: undefined, err }));
+    const prev = w.tail;
+    w.tail = (async () => {
+      const r = await written;
+      await prev;
+      await this.afterWrite(gw, batch, key, receivedMs, r.outcome, r.err);
+    })().catch((err: unknown) => this.log.error({ gateway: gw.id, ...key, err: errorMessage(err) }, 'batch handling failed')).finally(() => w.release());
+  }
+
+  /** The gateway's outstanding data writes: a slot for each (at most parallelWrites) and the tail of their in-order completion. */
+  private dataWrites(gateway: string): DataWrites {
+    let w = this.writing.get(gateway);
+    if (!w) {
+      w = new DataWrites(this.opts.parallelWrites ?? 1, () => { if (this.writing.get(gateway) === w && w!.idle) this.writing.delete(gateway); });
+      this.writing.set(gateway, w);
+    }
+    return w;
+  }
+
+  private async afterWrite(gw: Gw, batch: DecodedBatch, key: BatchKey, receivedMs: number, outcome: WriteOutcome | undefined, err: unknown): Promise<void> {
+    const m = this.metrics;
+    if (!outcome) {
       this.writes.lastErrorMs = this.now();
       this.writes.lastError = errorMessage(err).slice(0, 300);
       m.storeErrors++;
@@ -254,6 +284,7 @@ export class Ingest {
       if (this.limiter.allow(`${gw.id}\u0000store_error`)) this.log.error({ gateway: gw.id, ...key, err: errorMessage(err), total: m.storeErrors }, 'batch not stored: store error; asking the edge to retry');
       return this.ack(gw, { ...key, result: 'retry', reasonCode: 'store_error', reason: 'the store could not commit the batch' });
     }
+    this.writes.lastOkMs = this.now();
     this.fault('committed');
     if (outcome.result === 'ok' || outcome.result === 'duplicate') this.gaps.observe(gw.id, batch.producerId, batch.seqFirst, batch.count, receivedMs);
     switch (outcome.result) {
@@ -394,5 +425,33 @@ export class Ingest {
 
   private warn(source: string, reason: string, fields: Record<string, unknown>, msg: string): void {
     if (this.limiter.allow(`${source}\u0000${reason}`)) this.log.warn({ gateway: source, reasonCode: reason, ...fields }, msg);
+  }
+}
+
+/** A gateway's data writes in progress: at most `max` at once, completed in arrival order through `tail`. */
+class DataWrites {
+  tail: Promise<void> = Promise.resolve();
+  private running = 0;
+  private readonly waiters: (() => void)[] = [];
+
+  constructor(private readonly max: number, private readonly onIdle: () => void) {}
+
+  get idle(): boolean {
+    return this.running === 0 && this.waiters.length === 0;
+  }
+
+  slot(): Promise<void> {
+    if (this.running < this.max) {
+      this.running++;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.waiters.push(() => { this.running++; resolve(); }));
+  }
+
+  release(): void {
+    this.running--;
+    const next = this.waiters.shift();
+    if (next) next();
+    else if (this.idle) this.onIdle();
   }
 }

@@ -124,6 +124,22 @@ describe('ingest over the embedded broker', () => {
     expect((await gw.nextAck((a) => a.seqFirst === 501)).result).toBe('ok');
   });
 
+  it('writes a gateway\'s batches sent back to back together, and answers them in arrival order, each stored once', async () => {
+    gw.acks.length = 0;
+    const stored = bridge.metrics.ingest.readingsStored;
+    const first = 40_000;
+    for (let i = 0; i < 24; i++) {
+      const readings = Array.from({ length: 50 }, (_, k) => ({ tagId: 1 + (k % 2), ts: T0 + 1_000_000 + i * 50 + k, value: k % 2 ? k % 3 === 0 : i * 50 + k, quality: 0 }));
+      void gw.publish('data', batchBytes(readings, first + i * 50));
+    }
+    await until(() => gw.acks.filter((a) => a.seqFirst >= first).length === 24, 15_000);
+    const acks = gw.acks.filter((a) => a.seqFirst >= first);
+    expect(acks.map((a) => [a.seqFirst, a.result])).toEqual(Array.from({ length: 24 }, (_, i) => [first + i * 50, 'ok']));
+    expect(bridge.metrics.ingest.readingsStored - stored).toBe(24 * 50);
+    const seqs = (await bridge.store.query({ gateway: GW1.id, key: 'pump/flow', fromMs: T0 + 1_000_000, limit: 10_000 }))!.readings.map((r) => r.seq);
+    expect(seqs).toEqual(Array.from({ length: 600 }, (_, k) => first + 2 * k));
+  });
+
   it('records status, health and presence for the API', async () => {
     await gw.publish('status', encodeStatus({ online: true, producerId: 'prod-1', epoch: 3, timeMs: T0, version: '0.1.0' }), true);
     await gw.publish('health', encodeHealth({ timeMs: T0, uptimeS: 5, spoolDepth: 42, devices: [{ name: 'pump', state: 1 }] }));

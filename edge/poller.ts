@@ -46,6 +46,7 @@ export class Poller {
         this.counters.cycles++;
         this.counters.readings += readings.length;
         await appending;
+        if (signal.aborted) break; // stopping: the spool takes no more (policy block may be holding it at its cap)
         appending = this.deliver(readings);
         slot++;
         const now = performance.now();

@@ -69,6 +69,9 @@ export class Spool {
    * Appends readings durably; resolves once they are committed (or dropped by the policy, counted).
    * With policy `block` it resolves only when there is room, so the caller (a poller) waits.
    */
+  /** Set by releaseWaiting (the agent is stopping): appends never wait for room any more. */
+  private stopping = false;
+
   append(readings: Reading[], source = ''): Promise<AppendResult> {
     if (readings.length === 0) return Promise.resolve({ stored: 0, dropped: 0 });
     return new Promise((resolve, reject) => {
@@ -95,6 +98,10 @@ export class Spool {
         waiting = await this.onInsertFailure(group, err);
       }
       if (waiting.length > 0) {
+        if (this.stopping) {
+          for (const p of waiting) p.reject(new Error('spool closing: readings waiting for room were not stored'));
+          continue;
+        }
         // Policy `block`: try again when a settle frees room, or in a second at the latest.
         this.pending.unshift(...waiting);
         this.wakeTimer ??= setTimeout(() => { this.wakeTimer = null; this.kick(); }, 1000);
@@ -291,6 +298,7 @@ export class Spool {
    * waiting on them can stop. Their readings were never stored; the caller counts them.
    */
   releaseWaiting(): void {
+    this.stopping = true; // from now on an append that would wait for room is refused at once
     if (!this.wakeTimer) return;
     clearTimeout(this.wakeTimer);
     this.wakeTimer = null;

@@ -10,18 +10,15 @@ import { decodeBatch } from '../../proto/codec.js';
 import { buildApi } from '../../cloud-bridge/api.js';
 import { EXPORT_PAGE_ROWS } from '../../cloud-bridge/api-analytics.js';
 import { cloudConfigSchema } from '../../cloud-bridge/config.js';
-import { hashPassword } from '../../cloud-bridge/credentials.js';
 import { Registry } from '../../cloud-bridge/registry.js';
 import { SqliteStore } from '../../cloud-bridge/store/sqlite-store.js';
 import { AlarmEngine } from '../../cloud-bridge/alarms/engine.js';
 import { alarmsConfigSchema } from '../../cloud-bridge/alarms/rules.js';
 import { tempDir } from '../helpers/tmp.js';
-import { CATALOG, T0, batchBytes } from './helpers.js';
+import { API_TOKENS, batchBytes, CATALOG, T0, twoTenantApiStore } from './helpers.js';
 
 const MIN = 60_000;
-const TOKEN_A = 'tok-a.secret-of-tenant-a-000';
-const TOKEN_B = 'tok-b.secret-of-tenant-b-000';
-const TOKEN_OPS = 'tok-ops.secret-of-the-operator';
+const { a: TOKEN_A, b: TOKEN_B, ops: TOKEN_OPS } = API_TOKENS;
 
 describe('API analytics: aggregates, CSV export, alarms, tenant isolation, bad parameters', () => {
   let tmp: ReturnType<typeof tempDir>;
@@ -36,16 +33,7 @@ describe('API analytics: aggregates, CSV export, alarms, tenant isolation, bad p
 
   beforeAll(async () => {
     tmp = tempDir('jinyun-api-analytics-');
-    store = await SqliteStore.open({ path: join(tmp.dir, 'cloud.db') }, { logger: silentLogger() });
-    await store.registerGateways([{ id: 'gw-a', tenant: 'ta' }, { id: 'gw-b', tenant: 'tb' }]);
-    for (const [t, tok] of [['ta', TOKEN_A], ['tb', TOKEN_B]] as const) {
-      await store.applyRegistry({ op: 'addTenant', id: t, atMs: T0 });
-      const [id, secret] = tok.split('.') as [string, string];
-      await store.applyRegistry({ op: 'addToken', id, tenant: t, scope: 'tenant', tokenHash: await hashPassword(secret), atMs: T0 });
-    }
-    await store.applyRegistry({ op: 'addToken', id: 'tok-ops', tenant: '', scope: 'platform', tokenHash: await hashPassword('secret-of-the-operator'), atMs: T0 });
-    await store.applyRegistry({ op: 'seedGateways', gateways: [], atMs: T0 });
-    await store.upsertCatalog('gw-a', CATALOG);
+    store = await twoTenantApiStore(tmp.dir);
     await store.upsertCatalog('gw-b', CATALOG);
     // pump/flow: minute 0 → 1, 2, 3 (one reading bad quality: excluded), minute 1 → 10, 4; minute 3 → 7. pump/running: bool.
     const readings: Reading[] = [

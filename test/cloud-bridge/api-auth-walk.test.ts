@@ -5,11 +5,10 @@ import { silentLogger } from '../../core/logger.js';
 import { apiRoutes, buildApi } from '../../cloud-bridge/api.js';
 import { OPENAPI } from '../../cloud-bridge/api-docs.js';
 import { cloudConfigSchema } from '../../cloud-bridge/config.js';
-import { hashPassword } from '../../cloud-bridge/credentials.js';
 import { Registry } from '../../cloud-bridge/registry.js';
 import { SqliteStore } from '../../cloud-bridge/store/sqlite-store.js';
 import { tempDir } from '../helpers/tmp.js';
-import { CATALOG, T0 } from './helpers.js';
+import { API_TOKENS, T0, twoTenantApiStore } from './helpers.js';
 
 /**
  * Walks every route of the API (the OpenAPI document and what the server actually registered) ×
@@ -18,9 +17,7 @@ import { CATALOG, T0 } from './helpers.js';
  * matches nothing (404): never 200, never the handler without a token.
  */
 
-const TOKEN_A = 'tok-a.secret-of-tenant-a-000';
-const TOKEN_B = 'tok-b.secret-of-tenant-b-000';
-const TOKEN_OPS = 'tok-ops.secret-of-the-operator';
+const { a: TOKEN_A, b: TOKEN_B, ops: TOKEN_OPS } = API_TOKENS;
 /** Routes that need no credential, listed on purpose; anything else registered must be closed. */
 const PUBLIC = ['GET /api/v1/healthz', 'GET /api/v1/openapi.json', 'GET /', 'GET /dashboard/config.json', 'GET /dashboard/:file?'];
 const METHODS = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'HEAD', 'OPTIONS'] as const;
@@ -84,16 +81,7 @@ describe('API authentication: every route × path spellings × methods × creden
 
   beforeAll(async () => {
     tmp = tempDir('jinyun-api-walk-');
-    store = await SqliteStore.open({ path: join(tmp.dir, 'cloud.db') }, { logger: silentLogger() });
-    await store.registerGateways([{ id: 'gw-a', tenant: 'ta' }, { id: 'gw-b', tenant: 'tb' }]);
-    for (const [t, tok] of [['ta', TOKEN_A], ['tb', TOKEN_B]] as const) {
-      await store.applyRegistry({ op: 'addTenant', id: t, atMs: T0 });
-      const [id, secret] = tok.split('.') as [string, string];
-      await store.applyRegistry({ op: 'addToken', id, tenant: t, scope: 'tenant', tokenHash: await hashPassword(secret), atMs: T0 });
-    }
-    await store.applyRegistry({ op: 'addToken', id: 'tok-ops', tenant: '', scope: 'platform', tokenHash: await hashPassword('secret-of-the-operator'), atMs: T0 });
-    await store.applyRegistry({ op: 'seedGateways', gateways: [], atMs: T0 });
-    await store.upsertCatalog('gw-a', CATALOG);
+    store = await twoTenantApiStore(tmp.dir);
     alarmA = (await store.insertAlarm({ tenant: 'ta', gateway: 'gw-a', source: 'mine/ch4', rule: 'ch4-high', type: 'high', severity: 'alarm', message: 'mine/ch4 = 1.2 >= 1', raisedMs: T0, value: 1.2, limit: 1 })).id;
     registry = new Registry(store, { logger: silentLogger() });
     await registry.start(0);

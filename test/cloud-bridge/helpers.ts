@@ -8,6 +8,7 @@ import { cloudConfigSchema, type CloudConfig } from '../../cloud-bridge/config.j
 import { hashPassword } from '../../cloud-bridge/credentials.js';
 import { startCloudBridge, type CloudBridge } from '../../cloud-bridge/bridge.js';
 import { runAdmin } from '../../cloud-bridge/admin.js';
+import { SqliteStore } from '../../cloud-bridge/store/sqlite-store.js';
 
 /** A minute boundary a day ago: inside the ingest's timestamp window (no clock_skew) whatever today is. */
 export const T0 = Math.floor((Date.now() - 86_400_000) / 60_000) * 60_000;
@@ -113,4 +114,26 @@ export async function runAdminCaptured(args: string[]): Promise<{ out: string; e
   const code = Number(process.exitCode ?? 0);
   process.exitCode = 0;
   return { out, err, code };
+}
+
+/** API tokens of the two-tenant API tests: tenant ta, tenant tb, and a platform (operator) token. */
+export const API_TOKENS = { a: 'tok-a.secret-of-tenant-a-000', b: 'tok-b.secret-of-tenant-b-000', ops: 'tok-ops.secret-of-the-operator' } as const;
+
+/**
+ * A SQLite store for the API tests: gateways gw-a (tenant ta) and gw-b (tb), a token of each tenant
+ * and a platform token (API_TOKENS), and the test catalog on gw-a.
+ */
+export async function twoTenantApiStore(dir: string): Promise<SqliteStore> {
+  const store = await SqliteStore.open({ path: join(dir, 'cloud.db') }, { logger: silentLogger() });
+  await store.registerGateways([{ id: 'gw-a', tenant: 'ta' }, { id: 'gw-b', tenant: 'tb' }]);
+  for (const [t, tok] of [['ta', API_TOKENS.a], ['tb', API_TOKENS.b]] as const) {
+    await store.applyRegistry({ op: 'addTenant', id: t, atMs: T0 });
+    const [id, secret] = tok.split('.') as [string, string];
+    await store.applyRegistry({ op: 'addToken', id, tenant: t, scope: 'tenant', tokenHash: await hashPassword(secret), atMs: T0 });
+  }
+  const [opsId, opsSecret] = API_TOKENS.ops.split('.') as [string, string];
+  await store.applyRegistry({ op: 'addToken', id: opsId, tenant: '', scope: 'platform', tokenHash: await hashPassword(opsSecret), atMs: T0 });
+  await store.applyRegistry({ op: 'seedGateways', gateways: [], atMs: T0 });
+  await store.upsertCatalog('gw-a', CATALOG);
+  return store;
 }

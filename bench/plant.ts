@@ -14,6 +14,7 @@ interface Workload { name: string; devices: number; registers: number; intervalM
 const WORKLOADS: Workload[] = [
   { name: '10x100@10ms', devices: 10, registers: 100, intervalMs: 10 },
   { name: '100x100@100ms', devices: 100, registers: 100, intervalMs: 100 },
+  { name: '10x100@100ms', devices: 10, registers: 100, intervalMs: 100 },
   { name: '1x10@1s', devices: 1, registers: 10, intervalMs: 1000 },
 ];
 const WARMUP_MS = Number(process.env.BENCH_PLANT_WARMUP_MS ?? 5000);
@@ -30,7 +31,7 @@ const WINDOW_MS = Number(process.env.BENCH_PLANT_WINDOW_MS ?? 20_000);
  */
 export const plantGroup: BenchGroup = {
   name: 'plant',
-  description: 'real processes on plant workloads: 10x100 registers @ 10 ms, 100x100 @ 100 ms, 1x10 @ 1 s (polls done/asked, stored/s, outbox, latency, CPU per reading, RSS)',
+  description: 'real processes on plant workloads: 10x100 registers @ 10 ms, 100x100 @ 100 ms, 10x100 @ 100 ms, 1x10 @ 1 s (polls done/asked, stored/s, outbox, latency, CPU per reading, RSS)',
   async run(report) {
     const only = process.env.BENCH_PLANT_ONLY?.split(',');
     for (const w of WORKLOADS.filter((x) => !only || only.includes(x.name))) {

@@ -40,3 +40,22 @@ export function countNonMonotonic(batch: DecodedBatch): number {
   }
   return n;
 }
+
+/**
+ * How far ahead of the cloud's each gateway's clock is, or was within EDGE_AHEAD_MEMORY_MS: the
+ * batch after its clock was set back still carries readings stamped by the clock that ran ahead.
+ */
+export class EdgeClocksAhead {
+  private readonly seen = new Map<string, { aheadMs: number; atMs: number }>();
+
+  aheadMs(gateway: string, batch: DecodedBatch, receivedMs: number): number {
+    const now = batch.sentTimeMs > 0 ? batch.sentTimeMs - receivedMs : 0;
+    const seen = this.seen.get(gateway);
+    const recent = seen && receivedMs - seen.atMs <= EDGE_AHEAD_MEMORY_MS ? seen.aheadMs : 0;
+    if (now > 0 && now >= recent) {
+      if (this.seen.size >= 100_000) this.seen.clear();
+      this.seen.set(gateway, { aheadMs: now, atMs: receivedMs });
+    }
+    return Math.max(now, recent);
+  }
+}

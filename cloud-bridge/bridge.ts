@@ -181,8 +181,11 @@ export async function startCloudBridge(config: CloudConfig, ctx: CloudContext): 
     health = new CloudHealth({ store, writes: i.writes, brokerUp: () => (msg.broker ? msg.broker.listening() : msg.bus.up()) }, config.health, { logger: log, now });
     health.start();
     const h = health;
-    const metrics: CloudMetrics = { broker: messaging.broker?.metrics, ingest: i.metrics, alarms: alarms.metrics, retention: retention.metrics, auth: passwords.counters, health: h.report() };
-    const api = buildApi(store, { http: config.http }, { logger: ctx.logger, metrics: () => ({ ...metrics, health: h.report() }), registry, alarms, passwords, health: () => h.report(), clockToleranceMs: config.ingest.clockSkewAlarmMs });
+    const metrics: CloudMetrics = {
+      broker: messaging.broker?.metrics, ingest: i.metrics, alarms: alarms.metrics, retention: retention.metrics, auth: passwords.counters,
+      get health() { return h.report(); },
+    };
+    const api = buildApi(store, { http: config.http }, { logger: ctx.logger, metrics: () => metrics, registry, alarms, passwords, health: () => h.report(), clockToleranceMs: config.ingest.clockSkewAlarmMs });
     await api.listen({ host: config.http.host, port: config.http.port });
     const httpPort = (api.server.address() as AddressInfo).port;
     const m = messaging;

@@ -81,10 +81,9 @@ export class CloudHealth {
       this.probe.errorMs = this.ctx.now();
       this.probe.error = errorMessage(err).slice(0, 300);
     }
-    const failing = new Set(this.reasons().map((r) => r.code));
-    const write = this.reasons().find((r) => r.code === 'store_unwritable');
-    this.setAlarm('store_unwritable', write?.detail ?? null);
-    if (!failing.has('store_unwritable')) await this.recordCleared();
+    const unwritable = this.reasons().find((r) => r.code === 'store_unwritable');
+    this.setAlarm('store_unwritable', unwritable?.detail ?? null);
+    if (!unwritable) await this.recordCleared();
   }
 
   report(): CloudHealthReport {

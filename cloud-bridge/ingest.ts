@@ -9,7 +9,8 @@ import { peekBatchKey, type BatchKey } from './batch-key.js';
 import { LogLimiter, bump, counterMap, type CounterMap } from './metrics.js';
 import type { Registry } from './registry.js';
 import { GapTracker, uncoveredParts, type Gap } from './gap-tracker.js';
-import { EDGE_AHEAD_MEMORY_MS, checkTimestamps, countNonMonotonic } from './batch-checks.js';
+import { EdgeClocksAhead, checkTimestamps, countNonMonotonic } from './batch-checks.js';
+import { DataWrites } from './data-writes.js';
 
 /** Instrumented points of the C2 fault test: after delivery, after decode, inside the transaction before COMMIT, after COMMIT, after the Ack publish. */
 export type FaultPoint = 'received' | 'decoded' | 'before_commit' | 'committed' | 'acked';
@@ -123,8 +124,8 @@ export class Ingest {
   readonly writes = { lastOkMs: 0, lastErrorMs: 0, lastError: '', lastOverloadMs: 0 };
   /** Per gateway, its data writes in progress (dataWrites). */
   private readonly writing = new Map<string, DataWrites>();
-  /** Per gateway, the latest clock-ahead skew seen and when (edgeAhead). */
-  private readonly aheadSeen = new Map<string, { aheadMs: number; atMs: number }>();
+  /** How far ahead of the cloud's each gateway's clock runs, or ran a moment ago. */
+  private readonly edgeClocks = new EdgeClocksAhead();
   /** Per gateway, the quarantine's eviction count last seen (a rise means it is full). */
   private readonly evictedSeen = new Map<string, number>();
 
@@ -236,7 +237,7 @@ export class Ingest {
     let batch: DecodedBatch;
     try {
       batch = decodeBatch(payload);
-      const skew = checkTimestamps(batch, receivedMs, this.opts.ingest, this.edgeAhead(gw.id, batch, receivedMs));
+      const skew = checkTimestamps(batch, receivedMs, this.opts.ingest, this.edgeClocks.aheadMs(gw.id, batch, receivedMs));
       if (skew) throw new DecodeError('clock_skew', skew);
     } catch (err) {
       const reasonCode = err instanceof DecodeError ? err.reasonCode : 'malformed';
@@ -316,21 +317,6 @@ export class Ingest {
         this.warn(gw.id, outcome.reasonCode, { ...key, reason: outcome.reason }, 'batch not stored: asking the edge to retry');
         return this.ack(gw, { ...key, result: 'retry', reasonCode: outcome.reasonCode, reason: outcome.reason });
     }
-  }
-
-  /**
-   * How far ahead of the cloud's the gateway's clock is, or was within EDGE_AHEAD_MEMORY_MS: the
-   * batch after its clock was set back still carries readings stamped by the clock that ran ahead.
-   */
-  private edgeAhead(gateway: string, batch: DecodedBatch, receivedMs: number): number {
-    const now = batch.sentTimeMs > 0 ? batch.sentTimeMs - receivedMs : 0;
-    const seen = this.aheadSeen.get(gateway);
-    const recent = seen && receivedMs - seen.atMs <= EDGE_AHEAD_MEMORY_MS ? seen.aheadMs : 0;
-    if (now > 0 && now >= recent) {
-      if (this.aheadSeen.size >= 100_000) this.aheadSeen.clear();
-      this.aheadSeen.set(gateway, { aheadMs: now, atMs: receivedMs });
-    }
-    return Math.max(now, recent);
   }
 
   /** Row 27 and the row 28 alarm: non-monotonic source times are counted; a send time far off the cloud clock is an alarm. */
@@ -425,33 +411,5 @@ export class Ingest {
 
   private warn(source: string, reason: string, fields: Record<string, unknown>, msg: string): void {
     if (this.limiter.allow(`${source}\u0000${reason}`)) this.log.warn({ gateway: source, reasonCode: reason, ...fields }, msg);
-  }
-}
-
-/** A gateway's data writes in progress: at most `max` at once, completed in arrival order through `tail`. */
-class DataWrites {
-  tail: Promise<void> = Promise.resolve();
-  private running = 0;
-  private readonly waiters: (() => void)[] = [];
-
-  constructor(private readonly max: number, private readonly onIdle: () => void) {}
-
-  get idle(): boolean {
-    return this.running === 0 && this.waiters.length === 0;
-  }
-
-  slot(): Promise<void> {
-    if (this.running < this.max) {
-      this.running++;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => this.waiters.push(() => { this.running++; resolve(); }));
-  }
-
-  release(): void {
-    this.running--;
-    const next = this.waiters.shift();
-    if (next) next();
-    else if (this.idle) this.onIdle();
   }
 }

@@ -3,7 +3,9 @@ import type { DecodedBatch } from '../../proto/codec.js';
 import { Kind, toColumns } from './value-columns.js';
 
 /**
- * The replay rules both stores apply inside the write transaction, beyond the exact-key dedupe:
+ * The per-batch rules both stores' writers share (which reading is the newest of a series, the
+ * gateway's clock skew), and the replay rules they apply inside the write transaction, beyond the
+ * exact-key dedupe:
  *
  * - Epoch regression. A producer's epochs and seqs rise together: the spool bumps the epoch at every
  *   start and never hands out a seq below one it handed out before, so every seq of an epoch lies

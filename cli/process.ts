@@ -32,9 +32,9 @@ export interface Child {
 }
 
 /** Starts `jinyun <args>`; JSON event lines on stdout are collected; other lines go to onLine. */
-export function spawnJinyun(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; onLine?: (line: string) => void } = {}): Child {
+export function spawnJinyun(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; onLine?: (line: string) => void; nodeArgs?: string[] } = {}): Child {
   const { cmd, args: pre } = jinyunCommand();
-  const proc = spawn(cmd, [...pre, ...args], { env: { ...process.env, ...opts.env }, cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(cmd, [...(opts.nodeArgs ?? []), ...pre, ...args], { env: { ...process.env, ...opts.env }, cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   const events: Record<string, unknown>[] = [];
   const waiters: { event: string; resolve: (v: Record<string, unknown>) => void }[] = [];
   let err = '';

@@ -29,12 +29,40 @@ export class Sqlite {
   }
 
   run(sql: string, params: SqlParam[] = []): Promise<RunResult> {
-    return new Promise((resolve, reject) => {
-      this.db.run(sql, params, function (this: sqlite3.RunResult, err: Error | null) {
+    return this.prepared(sql).then((stmt) => new Promise((resolve, reject) => {
+      stmt.run(params, function (this: sqlite3.RunResult, err: Error | null) {
         if (err) reject(wrap(err, sql));
         else resolve({ changes: this.changes, lastID: this.lastID });
       });
+    }));
+  }
+
+  /**
+   * Prepared statements of `run`, kept by SQL text (least recently used out beyond 64): the ingest
+   * and the spool run the same few statements thousands of times a second, and preparing one costs
+   * more than running it. A statement that fails to prepare is not kept (node-sqlite3 never calls
+   * back a run on it, so the error comes from the prepare).
+   */
+  private readonly statements = new Map<string, Promise<sqlite3.Statement>>();
+
+  private prepared(sql: string): Promise<sqlite3.Statement> {
+    let p = this.statements.get(sql);
+    if (p) {
+      this.statements.delete(sql);
+      this.statements.set(sql, p);
+      return p;
+    }
+    p = new Promise((resolve, reject) => {
+      const stmt = this.db.prepare(sql, (err: Error | null) => (err ? reject(wrap(err, sql)) : resolve(stmt)));
     });
+    this.statements.set(sql, p);
+    p.catch(() => { if (this.statements.get(sql) === p) this.statements.delete(sql); });
+    if (this.statements.size > 64) {
+      const [oldest, q] = this.statements.entries().next().value as [string, Promise<sqlite3.Statement>];
+      this.statements.delete(oldest);
+      void q.then((s) => s.finalize(), () => undefined);
+    }
+    return p;
   }
 
   all<T = Record<string, unknown>>(sql: string, params: SqlParam[] = []): Promise<T[]> {
@@ -70,7 +98,13 @@ export class Sqlite {
     return next;
   }
 
-  close(): Promise<void> {
+  async close(): Promise<void> {
+    const cached = [...this.statements.values()];
+    this.statements.clear();
+    for (const p of cached) {
+      const stmt = await p.catch(() => null);
+      if (stmt) await new Promise<void>((resolve) => stmt.finalize(() => resolve()));
+    }
     return new Promise((resolve, reject) => this.db.close((err) => (err ? reject(wrap(err, 'close')) : resolve())));
   }
 }

@@ -1,5 +1,5 @@
-import type { Reading, SequencedReading } from '../core/reading.js';
-import { blockWireBytes, encodeBlock, fitsTimeBase, type StoredBlock } from '../proto/codec.js';
+import type { Reading } from '../core/reading.js';
+import { blockWireBytes, encodeBlockAt, fitsTimeBase, type StoredBlock } from '../proto/codec.js';
 
 export interface BlockLimits {
   maxBlockReadings: number;
@@ -13,16 +13,16 @@ export interface BlockLimits {
 export function toBlocks(readings: readonly Reading[], firstSeq: number, limits: BlockLimits): StoredBlock[] {
   const out: StoredBlock[] = [];
   for (let i = 0; i < readings.length; i += limits.maxBlockReadings) {
-    const chunk = readings.slice(i, i + limits.maxBlockReadings).map((r, j): SequencedReading => ({ ...r, seq: firstSeq + i + j }));
-    encodeInto(chunk, limits, out);
+    const chunk = i === 0 && readings.length <= limits.maxBlockReadings ? readings : readings.slice(i, i + limits.maxBlockReadings);
+    encodeInto(chunk, firstSeq + i, limits, out);
   }
   return out;
 }
 
-function encodeInto(chunk: SequencedReading[], limits: BlockLimits, out: StoredBlock[]): void {
+function encodeInto(chunk: readonly Reading[], seqFirst: number, limits: BlockLimits, out: StoredBlock[]): void {
   let block: StoredBlock | null = null;
   try {
-    block = encodeBlock(chunk);
+    block = encodeBlockAt(chunk, seqFirst);
   } catch (err) {
     if (!(err instanceof RangeError) || chunk.length === 1) throw err;
   }
@@ -31,8 +31,8 @@ function encodeInto(chunk: SequencedReading[], limits: BlockLimits, out: StoredB
     return;
   }
   const half = Math.ceil(chunk.length / 2);
-  encodeInto(chunk.slice(0, half), limits, out);
-  encodeInto(chunk.slice(half), limits, out);
+  encodeInto(chunk.slice(0, half), seqFirst, limits, out);
+  encodeInto(chunk.slice(half), seqFirst + half, limits, out);
 }
 
 export interface BlockRow {

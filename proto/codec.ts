@@ -1,7 +1,8 @@
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import Long from 'long';
 import { jinyun } from './generated/jinyun.js';
-import type { BatchData, SequencedReading, Value } from '../core/reading.js';
+import type { BatchData, Reading, SequencedReading, Value } from '../core/reading.js';
+import { writeBlock, type SeriesColumns } from './block-writer.js';
 import { DecodeError } from '../core/errors.js';
 import { isBad } from '../core/quality.js';
 
@@ -123,8 +124,20 @@ export interface StoredBlock {
 export function encodeBlock(readings: readonly SequencedReading[]): StoredBlock {
   if (readings.length === 0) throw new RangeError('a block needs at least one reading');
   const seqFirst = readings[0]!.seq;
+  for (let i = 0; i < readings.length; i++) if (readings[i]!.seq !== seqFirst + i) throw new RangeError(`reading ${i} has seq ${readings[i]!.seq}, expected ${seqFirst + i}`);
+  return encodeBlockAt(readings, seqFirst);
+}
+
+/** Encodes readings as a block whose reading i has seq seqFirst + i (the spool's append: no copies of the readings). */
+export function encodeBlockAt(readings: readonly Reading[], seqFirst: number): StoredBlock {
+  if (readings.length === 0) throw new RangeError('a block needs at least one reading');
   const baseTs = readings[0]!.ts;
-  return { seqFirst, count: readings.length, baseTs, bytes: pb.Block.encode({ series: seriesOf(readings, seqFirst, baseTs) }).finish() };
+  for (const r of readings) if (!fitsTimeBase(baseTs, r.ts)) throw new RangeError(`reading at ${r.ts} is too far in time from the block base`);
+  const slow = (s: SeriesColumns): Uint8Array => pb.Series.encode(buildSeries({
+    tagId: s.tagId, kind: s.kind, seq: s.at.map((i) => seqFirst + i), ts: s.at.map((i) => readings[i]!.ts),
+    quality: s.at.map((i) => readings[i]!.quality >>> 0), values: s.at.map((i) => (isBad(readings[i]!.quality) ? null : readings[i]!.value)), anyNotGood: s.anyNotGood,
+  }, seqFirst, baseTs)).finish();
+  return { seqFirst, count: readings.length, baseTs, bytes: writeBlock(readings, baseTs, slow) };
 }
 
 /** Bytes a block adds to a batch body at most (its bytes plus the field tag, length and offsets). */

@@ -27,6 +27,8 @@ export interface AlarmContext {
 export type AlarmEvent = 'raised' | 'cleared' | 'acknowledged';
 
 const k = (...parts: string[]): string => parts.join('\u0000');
+
+interface TagEntry { tag: TagRow; seenKey: string; deviceKey: string; rules: ValueRule[] }
 /** Rule name of the built-in integrity alarms (replay_conflict, epoch_regression). */
 export const INTEGRITY_RULE = 'ingest-integrity';
 /** Rule name of the built-in clock alarm. */
@@ -57,8 +59,7 @@ export class AlarmEngine {
   private readonly active = new Map<string, AlarmRecord>();
   private readonly values = new Map<string, ValueState>();
   private readonly tracks: TimeTracks = { lastSeen: new Map(), lastGood: new Map(), startedMs: 0 };
-  private readonly tagIndex = new Map<string, Map<number, TagRow>>();
-  private readonly ruleCache = new Map<string, ValueRule[]>();
+  private readonly tagIndex = new Map<string, Map<number, TagEntry>>();
   private readonly listeners = new Set<(e: AlarmEvent, a: AlarmRecord) => void>();
   private chain: Promise<void> = Promise.resolve();
   private bus: MessageBus | undefined;
@@ -208,41 +209,38 @@ export class AlarmEngine {
     });
   }
 
-  private async tagsOf(gateway: string, batch: DecodedBatch): Promise<Map<number, TagRow>> {
+  /** A gateway's tags with what the per-reading work needs, computed once per tag (not per reading). */
+  private async tagsOf(gateway: string, batch: DecodedBatch): Promise<Map<number, TagEntry>> {
     let m = this.tagIndex.get(gateway);
     if (!m || batch.readings.some((r) => !m!.has(r.tagId))) {
-      m = new Map((await this.store.tags({ gateway })).map((t) => [t.tagId, t]));
+      m = new Map((await this.store.tags({ gateway })).map((t) => [t.tagId, { tag: t, seenKey: k(gateway, t.key), deviceKey: k(gateway, t.device), rules: this.valueRules(gateway, t.key) }]));
       this.tagIndex.set(gateway, m);
     }
     return m;
   }
 
   private valueRules(gateway: string, key: string): ValueRule[] {
-    const ck = k(gateway, key);
-    let list = this.ruleCache.get(ck);
-    if (!list) {
-      list = this.rules.filter((r): r is ValueRule => (r.type === 'high' || r.type === 'low' || r.type === 'rate') && globMatcher(r.gateway)(gateway) && globMatcher(r.tag)(key));
-      if (this.ruleCache.size > 100_000) this.ruleCache.clear();
-      this.ruleCache.set(ck, list);
-    }
-    return list;
+    return this.rules.filter((r): r is ValueRule => (r.type === 'high' || r.type === 'low' || r.type === 'rate') && globMatcher(r.gateway)(gateway) && globMatcher(r.tag)(key));
   }
 
   private async onBatch(gw: { id: string; tenant: string }, batch: DecodedBatch, receivedMs: number): Promise<void> {
     const tags = await this.tagsOf(gw.id, batch);
+    const { lastSeen, lastGood } = this.tracks;
     for (const r of batch.readings) {
-      const tag = tags.get(r.tagId);
-      if (!tag) continue;
-      this.tracks.lastSeen.set(k(gw.id, tag.key), receivedMs);
-      await this.clearFor('stale', gw.id, tag.key);
+      const t = tags.get(r.tagId);
+      if (!t) continue;
+      lastSeen.set(t.seenKey, receivedMs);
+      // Awaited only when an alarm is active: a batch of a thousand tags costs no thousand microtasks.
+      if (this.active.size > 0) await this.clearFor('stale', gw.id, t.tag.key);
       if (isBad(r.quality)) {
-        if (!this.tracks.lastGood.has(k(gw.id, tag.device))) this.tracks.lastGood.set(k(gw.id, tag.device), receivedMs);
+        if (!lastGood.has(t.deviceKey)) lastGood.set(t.deviceKey, receivedMs);
         continue;
       }
-      this.tracks.lastGood.set(k(gw.id, tag.device), receivedMs);
-      await this.clearFor('device_down', gw.id, tag.device);
+      lastGood.set(t.deviceKey, receivedMs);
+      if (this.active.size > 0) await this.clearFor('device_down', gw.id, t.tag.device);
+      if (t.rules.length === 0) continue;
       const v = numeric(r.value);
-      if (v !== null) for (const rule of this.valueRules(gw.id, tag.key)) await this.onValue(rule, gw, tag, r.ts, v);
+      if (v !== null) for (const rule of t.rules) await this.onValue(rule, gw, t.tag, r.ts, v);
     }
   }
 

@@ -270,9 +270,14 @@ describe('API analytics: aggregates, CSV export, alarms, tenant isolation, bad p
     // and buffers the export): after the first chunk, pause and watch the page count settle.
     const reader = (res.body as ReadableStream<Uint8Array>).getReader();
     const firstChunk = await reader.read();
+    // The server fills the socket and stream buffers first (slowly on a loaded machine): wait until
+    // the page count holds still for 500 ms, then it must stay still.
+    let pausedA = -1;
+    for (let i = 0; i < 20 && pausedA !== pages.length; i++) {
+      pausedA = pages.length;
+      await new Promise((r) => setTimeout(r, 500));
+    }
     await new Promise((r) => setTimeout(r, 1000));
-    const pausedA = pages.length;
-    await new Promise((r) => setTimeout(r, 500));
     const pausedB = pages.length;
     console.info(`export paused after the first chunk: ${pausedA} then ${pausedB} of ${1_000_000 / EXPORT_PAGE_ROWS + 1} pages read from the store`);
     expect(pausedB).toBe(pausedA);

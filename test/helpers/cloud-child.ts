@@ -13,7 +13,7 @@ export interface CloudChild {
 }
 
 /** Starts `jinyun cloud` as a real process with one registered gateway, on free (or given) ports. */
-export async function startCloudChild(dir: string, opts: { mqttPort?: number; httpPort?: number; password?: string; gatewayId?: string; tenant?: string; onLine?: (line: string) => void } = {}): Promise<CloudChild> {
+export async function startCloudChild(dir: string, opts: { mqttPort?: number; httpPort?: number; password?: string; gatewayId?: string; tenant?: string; onLine?: (line: string) => void; nodeArgs?: string[] } = {}): Promise<CloudChild> {
   const gateway = { id: opts.gatewayId ?? 'gw-1', tenant: opts.tenant ?? 'tenant-a', password: opts.password ?? randomBytes(18).toString('base64url') };
   const file = join(dir, 'cloud.yaml');
   writeFileSync(file, [
@@ -22,7 +22,7 @@ export async function startCloudChild(dir: string, opts: { mqttPort?: number; ht
     'store:', '  type: sqlite', `  path: ${join(dir, 'cloud.db')}`,
     'gateways:', `  - id: ${gateway.id}`, `    tenant: ${gateway.tenant}`, `    passwordHash: "${await hashPassword(gateway.password)}"`, '',
   ].join('\n'));
-  const child = spawnJinyun(['cloud', '--config', file], { env: { JINYUN_LOG_LEVEL: process.env.JINYUN_LOG_LEVEL ?? 'warn' }, onLine: opts.onLine });
+  const child = spawnJinyun(['cloud', '--config', file], { env: { JINYUN_LOG_LEVEL: process.env.JINYUN_LOG_LEVEL ?? 'warn' }, onLine: opts.onLine, nodeArgs: opts.nodeArgs });
   const ev = await child.waitFor('listening', 30_000);
   return { child, mqttPort: Number(ev.mqttPort), httpPort: Number(ev.httpPort), gateway, stop: () => stopChild(child) };
 }

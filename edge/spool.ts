@@ -134,7 +134,7 @@ export class Spool {
           }
           addTo(drops, await tx.dropOldest(over));
         }
-        await tx.insertBlocks(blocks, p.source, this.now());
+        tx.insertBlocks(blocks, p.source, this.now());
         done.push([p, { stored: p.readings.length, dropped: 0 }]);
       }
       await tx.recordDrops(drops);

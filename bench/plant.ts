@@ -1,6 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cpuSeconds, type BenchGroup } from './harness.js';
+import { availableParallelism } from 'node:os';
+import { cpuSeconds, machineBusy, type BenchGroup } from './harness.js';
 import { tempDir } from '../test/helpers/tmp.js';
 import { startCloudChild, type CloudChild } from '../test/helpers/cloud-child.js';
 import { spawnJinyun, stopChild, type Child } from '../cli/process.js';
@@ -46,15 +47,18 @@ export const plantGroup: BenchGroup = {
       report({ name: `${p}.outbox_end`, value: r.depth1, unit: `readings (1 s of data = ${w.devices * w.registers * 1000 / w.intervalMs})` });
       report({ name: `${p}.latency_p50_ms`, value: r.p50, unit: 'ms (poll to received by the cloud, of the latest values)' });
       report({ name: `${p}.latency_p99_ms`, value: r.p99, unit: 'ms' });
-      report({ name: `${p}.edge_cpu_us_per_reading`, value: r.edgeUsPerReading, unit: `µs (${r.edgeCores.toFixed(2)} cores)` });
+      report({ name: `${p}.edge_cpu_us_per_reading`, value: r.edgeUsPerReading, unit: `µs per stored reading (${r.edgeCores.toFixed(2)} cores)` });
+      report({ name: `${p}.edge_cpu_us_per_polled_reading`, value: r.edgeUsPerPolled, unit: 'µs (the edge\'s own work: poll, spool, forward; not slowed by a cloud that stores less than is polled)' });
       report({ name: `${p}.cloud_cpu_us_per_reading`, value: r.cloudUsPerReading, unit: `µs (${r.cloudCores.toFixed(2)} cores)` });
+      report({ name: `${p}.sim_and_bench_cores`, value: r.simCores, unit: 'cores (the Modbus simulator and this bench, one process)' });
+      report({ name: `${p}.machine_busy_cores`, value: r.machineCores, unit: `cores of ${availableParallelism()} (every process on the machine)` });
       report({ name: `${p}.edge_rss_mb`, value: r.edgeRssMb, unit: 'MB' });
       report({ name: `${p}.cloud_rss_mb`, value: r.cloudRssMb, unit: 'MB' });
     }
   },
 };
 
-interface Result { pollsDone: number; pollsAsked: number; storedPerS: number; depth0: number; depth1: number; p50: number; p99: number; edgeUsPerReading: number; cloudUsPerReading: number; edgeCores: number; cloudCores: number; edgeRssMb: number; cloudRssMb: number }
+interface Result { edgeUsPerPolled: number; simCores: number; machineCores: number; pollsDone: number; pollsAsked: number; storedPerS: number; depth0: number; depth1: number; p50: number; p99: number; edgeUsPerReading: number; cloudUsPerReading: number; edgeCores: number; cloudCores: number; edgeRssMb: number; cloudRssMb: number }
 
 async function runWorkload(w: Workload): Promise<Result> {
   const tmp = tempDir('jinyun-bench-plant-');
@@ -77,6 +81,8 @@ async function runWorkload(w: Workload): Promise<Result> {
       const m = (await (await fetch(`${api}/metrics`)).json()) as { ingest: { readingsStored: number } };
       return { at: performance.now(), polls, depth: s.value('jinyun_edge_spool_depth_readings'), stored: m.ingest.readingsStored, edgeCpu: cpuSeconds(edge!.proc.pid!), cloudCpu: cpuSeconds(cloud!.child.proc.pid!) };
     };
+    const busy = machineBusy();
+    const simCpu0 = process.cpuUsage();
     const a = await sample();
     // Latency of each newly stored latest value: the cloud's receive time minus the poll's source time (same machine, one clock).
     const lat: number[] = [];
@@ -93,6 +99,8 @@ async function runWorkload(w: Workload): Promise<Result> {
       await new Promise((r) => setTimeout(r, 200));
     }
     const b = await sample();
+    const machineCores = busy();
+    const simCpu = process.cpuUsage(simCpu0);
     const s = (b.at - a.at) / 1000;
     const stored = b.stored - a.stored;
     lat.sort((x, y) => x - y);
@@ -101,6 +109,8 @@ async function runWorkload(w: Workload): Promise<Result> {
       pollsDone: b.polls - a.polls, pollsAsked: (w.devices * s * 1000) / w.intervalMs, storedPerS: stored / s, depth0: a.depth, depth1: b.depth,
       p50: q(0.5), p99: q(0.99),
       edgeUsPerReading: ((b.edgeCpu - a.edgeCpu) * 1e6) / Math.max(1, stored), cloudUsPerReading: ((b.cloudCpu - a.cloudCpu) * 1e6) / Math.max(1, stored),
+      edgeUsPerPolled: ((b.edgeCpu - a.edgeCpu) * 1e6) / Math.max(1, (b.polls - a.polls) * w.registers),
+      simCores: (simCpu.user + simCpu.system) / 1e6 / s, machineCores,
       edgeCores: (b.edgeCpu - a.edgeCpu) / s, cloudCores: (b.cloudCpu - a.cloudCpu) / s,
       edgeRssMb: rssMb(edge.proc.pid!), cloudRssMb: rssMb(cloud.child.proc.pid!),
     };

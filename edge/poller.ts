@@ -4,6 +4,9 @@ import type { Reading } from '../core/reading.js';
 import { errorMessage } from '../core/errors.js';
 import type { Driver, Point } from '../drivers/driver.js';
 
+/** Appends of one device that may be committing at once (see run). */
+export const MAX_APPENDING = 4;
+
 export interface PollerOptions {
   intervalMs: number;
   logger: Logger;
@@ -35,19 +38,21 @@ export class Poller {
     const { intervalMs } = this.opts;
     const t0 = performance.now();
     let slot = 0;
-    // The append of one cycle commits while the next read is on the wire: at most one append of this
-    // device outstanding, so the spool's pace still holds the poller back, but a cycle costs the
-    // longer of read and append rather than their sum (the spool commits the appends of every device
-    // together, and waiting for it inside the slot made pollers miss every other 10 ms slot).
-    let appending: Promise<void> = Promise.resolve();
+    // The appends of earlier cycles commit while the next read is on the wire: up to
+    // MAX_APPENDING appends of this device outstanding (the spool keeps them in order), so the
+    // spool's pace still holds the poller back, but a commit that takes longer than a slot (an
+    // fsync, a group commit of every device) no longer costs a poll slot.
+    const appending: Promise<void>[] = [];
     try {
       while (!signal.aborted) {
         const readings = await this.driver.read(this.points, signal);
         this.counters.cycles++;
         this.counters.readings += readings.length;
-        await appending;
+        while (appending.length >= MAX_APPENDING) await appending.shift();
         if (signal.aborted) break; // stopping: the spool takes no more (policy block may be holding it at its cap)
-        appending = this.deliver(readings);
+        const p = this.deliver(readings);
+        appending.push(p);
+        void p.then(() => { const i = appending.indexOf(p); if (i === 0) appending.shift(); });
         slot++;
         const now = performance.now();
         let next = t0 + slot * intervalMs;
@@ -60,7 +65,7 @@ export class Poller {
         await sleep(next - now, signal).catch(() => undefined);
       }
     } finally {
-      await appending;
+      await Promise.all(appending);
     }
   }
 

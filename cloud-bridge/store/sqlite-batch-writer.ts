@@ -148,17 +148,17 @@ async function sqliteOverlapConflict(db: Sqlite, series: Map<number, number>, ba
 }
 
 /**
- * Readings go in as ONE bound parameter: a JSON array of rows expanded by jsonb_each inside SQLite (binary JSON: each element is parsed once).
+ * Readings go into the hot tier (hot-tier.ts) as ONE bound parameter: a JSON array of rows expanded by jsonb_each inside SQLite (binary JSON: each element is parsed once).
  * Binding thousands of separate parameters costs node-sqlite3 most of the ingest's main-thread CPU
  * (each becomes a native value, on the main thread, while the write transaction waits); one string
  * does not. Doubles travel as exact (mantissa, exponent) integer pairs (see exactParts), because
  * SQLite's JSON number parser can be 1 ulp off.
  */
-const INSERT_READINGS = `INSERT INTO readings (series_id, ts, kind, value, value_text, quality, epoch, seq, historical)
+const INSERT_READINGS = `INSERT INTO readings_hot (series_id, ts, kind, value, value_text, quality, epoch, seq, historical)
   SELECT value->>0, value->>1, value->>2, value->>3 * pow(2.0, value->>4), value->>5, value->>6, ?2, value->>7, ?3 FROM jsonb_each(?1)`;
 
 /** The common case in a shorter row: good doubles with consecutive seqs ([series, ts, m, e]; kind, text and quality constant, seq = first + index). */
-const INSERT_PLAIN_READINGS = `INSERT INTO readings (series_id, ts, kind, value, value_text, quality, epoch, seq, historical)
+const INSERT_PLAIN_READINGS = `INSERT INTO readings_hot (series_id, ts, kind, value, value_text, quality, epoch, seq, historical)
   SELECT value->>0, value->>1, ${Kind.Double}, value->>2 * pow(2.0, value->>3), NULL, 0, ?2, ?4 + key, ?3 FROM jsonb_each(?1)`;
 
 async function insertReadings(db: Sqlite, series: Map<number, number>, batch: DecodedBatch, rows: SequencedReading[]): Promise<void> {

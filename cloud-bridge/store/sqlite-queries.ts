@@ -1,6 +1,7 @@
 import type { Sqlite, SqlParam } from '../../core/sqlite.js';
 import type { AggregateQuery, AlarmFilter, AlarmRecord, Bucket, NewAlarm } from './analytics-types.js';
 import { ALARM_INSERT_COLS, aggregateSql, alarmFromRow, alarmWhere, type AlarmSql } from './alarm-rows.js';
+import { MAX_READING_ID, settleAll } from './hot-tier.js';
 import { ROLLUP_MS, mergeParts, planRange, pruneCutoff, rawBuckets, rebuildSql, rollupSql, type PartialRow } from './rollups.js';
 
 /**
@@ -86,7 +87,7 @@ export async function sqliteRefreshRollups(db: Sqlite): Promise<void> {
   for (;;) {
     const done = await db.transaction(async () => {
       const upto = (await db.get<{ upto_id: number }>('SELECT upto_id FROM rollup_state'))?.upto_id ?? 0;
-      const max = Math.min((await db.get<{ m: number | null }>('SELECT MAX(id) AS m FROM readings'))?.m ?? 0, upto + ROLLUP_CHUNK_IDS);
+      const max = Math.min((await db.get<{ m: number | null }>(MAX_READING_ID))?.m ?? 0, upto + ROLLUP_CHUNK_IDS);
       if (max <= upto) return true;
       await db.exec('CREATE TEMP TABLE IF NOT EXISTS rollup_todo (series_id INTEGER NOT NULL, minute INTEGER NOT NULL, PRIMARY KEY (series_id, minute)) WITHOUT ROWID; DELETE FROM temp.rollup_todo');
       await db.run(`INSERT OR IGNORE INTO temp.rollup_todo SELECT DISTINCT series_id, (ts / ${ROLLUP_MS}) * ${ROLLUP_MS} FROM readings WHERE id > ? AND id <= ?`, [upto, max]);
@@ -113,6 +114,8 @@ export const PRUNE_CHUNK_ROWS = 10_000;
  */
 export async function sqlitePruneRaw(db: Sqlite, reader: Sqlite, beforeMs: number): Promise<{ deleted: number }> {
   const cutoff = pruneCutoff(beforeMs);
+  // Old readings can sit in the hot tier (a backlog just drained): retention deletes from the cold tier.
+  await settleAll(db);
   await sqliteRefreshRollups(db);
   const upto = await db.transaction(async () => {
     await db.run('UPDATE rollup_state SET pruned_before = MAX(pruned_before, ?)', [cutoff]);
@@ -123,11 +126,11 @@ export async function sqlitePruneRaw(db: Sqlite, reader: Sqlite, beforeMs: numbe
   for (const s of series) {
     for (;;) {
       const n = await db.transaction(async () => {
-        const r = await db.run('DELETE FROM readings WHERE rowid IN (SELECT rowid FROM readings WHERE series_id = ? AND ts < ? AND id <= ? LIMIT ?)',
+        const r = await db.run('DELETE FROM readings_cold WHERE rowid IN (SELECT rowid FROM readings_cold WHERE series_id = ? AND ts < ? AND id <= ? LIMIT ?)',
           [s.id, cutoff, upto, PRUNE_CHUNK_ROWS]);
         // A new reading gets id MAX(id)+1: with the highest ids deleted, that can be below the
         // watermark again. Every id above the highest left was folded and is gone, so lower it there.
-        await db.run('UPDATE rollup_state SET upto_id = MIN(upto_id, COALESCE((SELECT MAX(id) FROM readings), 0))');
+        await db.run(`UPDATE rollup_state SET upto_id = MIN(upto_id, (${MAX_READING_ID}))`);
         return r.changes;
       });
       deleted += n;

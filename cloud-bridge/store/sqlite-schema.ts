@@ -15,6 +15,8 @@ import type { Sqlite } from '../../core/sqlite.js';
  * - Dedupe lives in batches: its primary key is the batch key, and overlapping ranges are found by
  *   seq_first within [first - maxReadings, last] of the same producer and epoch.
  */
+const READING_COLS = 'id, series_id, ts, kind, value, value_text, quality, epoch, seq, historical';
+
 const MIGRATIONS: string[] = [
   `CREATE TABLE gateways (
      id TEXT PRIMARY KEY,
@@ -132,6 +134,31 @@ const MIGRATIONS: string[] = [
    ALTER TABLE latest ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
    ALTER TABLE latest ADD COLUMN received_ms INTEGER NOT NULL DEFAULT 0;
    ALTER TABLE gateways ADD COLUMN clock_skew_ms INTEGER;`,
+  // 7: two tiers of reading rows (hot-tier.ts). The ingest appends to a small hot table; its rows move in
+  //    (series, time) order into the large cold table in few, large transactions. \`readings\` becomes the
+  //    view of both, so every SQL reader (the API's queries, people's own SQL and Grafana) reads as before;
+  //    an INSERT into the view lands in the hot tier. Ids come from one counter (AUTOINCREMENT on the hot
+  //    table, started above every cold id) and keep their value when a row moves.
+  `ALTER TABLE readings RENAME TO readings_cold;
+   CREATE TABLE readings_hot (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     series_id INTEGER NOT NULL,
+     ts INTEGER NOT NULL,
+     kind INTEGER NOT NULL,
+     value REAL,
+     value_text TEXT,
+     quality INTEGER NOT NULL,
+     epoch INTEGER NOT NULL,
+     seq INTEGER NOT NULL,
+     historical INTEGER NOT NULL
+   );
+   CREATE INDEX readings_hot_series_ts ON readings_hot (series_id, ts);
+   INSERT INTO sqlite_sequence (name, seq) SELECT 'readings_hot', COALESCE(MAX(id), 0) FROM readings_cold;
+   CREATE VIEW readings AS
+     SELECT ${READING_COLS} FROM readings_cold UNION ALL SELECT ${READING_COLS} FROM readings_hot;
+   CREATE TRIGGER readings_insert INSTEAD OF INSERT ON readings BEGIN
+     INSERT INTO readings_hot (${READING_COLS}) VALUES (NEW.id, NEW.series_id, NEW.ts, NEW.kind, NEW.value, NEW.value_text, NEW.quality, NEW.epoch, NEW.seq, NEW.historical);
+   END;`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

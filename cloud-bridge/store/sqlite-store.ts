@@ -7,6 +7,8 @@ import { applyPragmas, migrate } from './sqlite-schema.js';
 import { DEFAULT_QUARANTINE_LIMITS, quarantineUsage, type QuarantineLimits, type QuarantineUsage } from './quarantine-bounds.js';
 import { TagMapCache, insertQuarantine, sqliteQuarantineSql, writeGroupTx, type PendingWrite, type WriterLimits } from './sqlite-batch-writer.js';
 import { fromColumns } from './value-columns.js';
+import { HOT_TIER_DEFAULTS, HotTierClock, settleHotRows, type HotTierLimits } from './hot-tier.js';
+import { errorMessage } from '../../core/errors.js';
 import type { AggregateQuery, AlarmFilter, AlarmRecord, Bucket, NewAlarm } from './analytics-types.js';
 import { sqliteAckAlarm, sqliteAggregate, sqliteAlarms, sqliteClearAlarm, sqliteInsertAlarm, sqliteMigrateAlarms, sqlitePruneRaw } from './sqlite-queries.js';
 
@@ -16,6 +18,8 @@ export interface SqliteStoreOptions {
   insertChunkRows?: number;
   /** What rejected input is kept (quarantine-bounds.ts; DEFAULT_QUARANTINE_LIMITS by default). */
   quarantine?: QuarantineLimits;
+  /** When the hot tier's rows move to the cold tier (hot-tier.ts; HOT_TIER_DEFAULTS by default). */
+  hotTier?: HotTierLimits;
 }
 
 /** A group commit takes at most this many queued batches / readings. */
@@ -38,8 +42,11 @@ export class SqliteStore implements CloudStore {
   private readonly pending: PendingWrite[] = [];
   private flushing = false;
 
-  private constructor(private readonly db: Sqlite, private readonly reader: Sqlite, private readonly limits: WriterLimits, private readonly log: Logger) {
+  private readonly hot: HotTierClock;
+
+  private constructor(private readonly db: Sqlite, private readonly reader: Sqlite, private readonly limits: WriterLimits, private readonly log: Logger, hotTier: HotTierLimits) {
     this.chunkRows = limits.chunkRows;
+    this.hot = new HotTierClock(hotTier);
   }
 
   static async open(opts: SqliteStoreOptions, ctx: { logger: Logger }): Promise<SqliteStore> {
@@ -52,7 +59,7 @@ export class SqliteStore implements CloudStore {
       await reader.exec('PRAGMA busy_timeout = 5000');
       const log = ctx.logger.child({ component: 'store', path: opts.path });
       log.info('store open');
-      return new SqliteStore(db, reader, { chunkRows: opts.insertChunkRows ?? 500, quarantine: opts.quarantine ?? DEFAULT_QUARANTINE_LIMITS }, log);
+      return new SqliteStore(db, reader, { chunkRows: opts.insertChunkRows ?? 500, quarantine: opts.quarantine ?? DEFAULT_QUARANTINE_LIMITS }, log, opts.hotTier ?? HOT_TIER_DEFAULTS);
     } catch (err) {
       await db.close().catch(() => undefined);
       throw err;
@@ -67,7 +74,14 @@ export class SqliteStore implements CloudStore {
     });
   }
 
-  private async flush(): Promise<void> {
+  private flushed: Promise<void> = Promise.resolve();
+
+  private flush(): Promise<void> {
+    this.flushed = this.flushLoop();
+    return this.flushed;
+  }
+
+  private async flushLoop(): Promise<void> {
     this.flushing = true;
     try {
       while (this.pending.length > 0) {
@@ -75,9 +89,23 @@ export class SqliteStore implements CloudStore {
         let readings = 0;
         while (n < this.pending.length && n < GROUP_MAX_BATCHES && (n === 0 || readings + this.pending[n]!.batch.count <= GROUP_MAX_READINGS)) readings += this.pending[n++]!.batch.count;
         await writeGroupTx(this.db, this.tags_, this.pending.splice(0, n), this.limits);
+        this.hot.added(readings);
+        if (this.hot.due()) await this.settle();
       }
     } finally {
       this.flushing = false;
+    }
+  }
+
+  /** Moves the hot tier's oldest rows into the cold tier (hot-tier.ts); a failure is logged and retried after the next commits. */
+  private async settle(): Promise<void> {
+    try {
+      const { rows } = this.hot.limits;
+      const moved = await this.db.transaction(() => settleHotRows(this.db, rows));
+      this.hot.settled(moved < rows ? 0 : rows);
+    } catch (err) {
+      this.hot.settled(0);
+      this.log.error({ err: errorMessage(err) }, 'moving readings from the hot to the cold tier failed; retrying after the next commits');
     }
   }
 
@@ -250,6 +278,7 @@ export class SqliteStore implements CloudStore {
   }
 
   async close(): Promise<void> {
+    await this.flushed; // the last group commit and a hot-tier move under way finish first
     await this.reader.close().catch((err: unknown) => this.log.warn({ err }, 'closing the reader failed'));
     // Fold the WAL back into the main file on a clean stop (a crash leaves it to the next open).
     await this.db.exec('PRAGMA wal_checkpoint(TRUNCATE)').catch(() => undefined);

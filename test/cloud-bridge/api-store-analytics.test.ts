@@ -109,6 +109,7 @@ function describeAnalytics(name: string, open: (dir: string) => Promise<CloudSto
 }
 
 describeAnalytics('SQLite', (dir) => SqliteStore.open({ path: join(dir, 'cloud.db') }, { logger: silentLogger() }));
+describeAnalytics('SQLite, hot tier settled after every commit', (dir) => SqliteStore.open({ path: join(dir, 'cloud.db'), hotTier: { rows: 5, ms: 0 } }, { logger: silentLogger() }));
 
 const schemas: string[] = [];
 describe.skipIf(!pgOk)('PostgreSQL', () => {

@@ -44,7 +44,7 @@ async function main(argv: string[]): Promise<void> {
     case 'scan': return (await import('../drivers/modbus/scan-cli.js')).runScan(rest);
     case 'admin': return (await import('../cloud-bridge/admin.js')).runAdmin(rest);
     case 'browse': return (await import('../drivers/opcua/browse-cli.js')).runBrowse(rest);
-    case 'certs': return (await import('../drivers/opcua/certs-cli.js')).runCerts(rest);
+    case 'certs': return (await import('../edge/certs-cli.js')).runCerts(rest);
     case 'hash-password': return (await import('../cloud-bridge/credentials.js')).runHashPassword(rest);
     case 'demo': return (await import('./demo.js')).runDemo(rest);
     case 'version': case '--version': process.stdout.write('jinyun 0.1.0\n'); return;

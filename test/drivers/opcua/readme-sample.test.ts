@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../core/logger.js';
 import { Quality, isGood } from '../../../core/quality.js';
 import { Sqlite } from '../../../core/sqlite.js';
-import { runCerts } from '../../../drivers/opcua/certs-cli.js';
+import { runCerts } from '../../../edge/certs-cli.js';
 import { listCertificates } from '../../../drivers/opcua/certs.js';
 import { startEdgeAgent } from '../../../edge/agent.js';
 import { loadEdgeConfig } from '../../../edge/config.js';

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
-import { UsageError } from '../../core/errors.js';
-import { findCertificate, listCertificates, moveCertificate, type CertEntry } from './certs.js';
+import { UsageError } from '../core/errors.js';
+import { findCertificate, listCertificates, moveCertificate, type CertEntry } from '../drivers/opcua/certs.js';
 
 export const CERTS_USAGE = `usage: jinyun certs list [--json] (--pki DIR | --config EDGE.yaml [--device NAME])
        jinyun certs trust THUMBPRINT|FILE (--pki DIR | --config EDGE.yaml [--device NAME])
@@ -13,7 +13,7 @@ const usage = (m: string): UsageError => new UsageError(`${m}\n${CERTS_USAGE}`);
 async function pkiDirs(values: { pki?: string; config?: string; device?: string }): Promise<string[]> {
   if (values.pki) return [values.pki];
   if (!values.config) throw usage('give --pki DIR or --config FILE');
-  const { loadEdgeConfig } = await import('../../edge/config.js');
+  const { loadEdgeConfig } = await import('./config.js');
   const cfg = loadEdgeConfig(values.config);
   const devs = cfg.devices.filter((d) => d.type === 'opcua' && (!values.device || d.name === values.device));
   if (devs.length === 0) throw usage(values.device ? `no opcua device "${values.device}" in ${values.config}` : `no opcua device in ${values.config}`);

@@ -50,9 +50,7 @@ export class Poller {
         this.counters.readings += readings.length;
         while (appending.length >= MAX_APPENDING) await appending.shift();
         if (signal.aborted) break; // stopping: the spool takes no more (policy block may be holding it at its cap)
-        const p = this.deliver(readings);
-        appending.push(p);
-        void p.then(() => { const i = appending.indexOf(p); if (i === 0) appending.shift(); });
+        appending.push(this.deliver(readings));
         slot++;
         const now = performance.now();
         let next = t0 + slot * intervalMs;

@@ -169,6 +169,9 @@ export class SpoolStore {
 /** Writes inside one spool transaction, with the counts as they will be if it commits. */
 export class SpoolTx {
   readonly startUnsealed: number;
+  /** Block rows added by insertBlocks and not written yet (8 parameters each). */
+  private rows: SqlParam[] = [];
+  private seqMoved = false;
   constructor(private readonly db: Sqlite, private readonly epoch: number, public nextSeq: number, public used: Usage, public unsealed: number) {
     this.startUnsealed = unsealed;
   }
@@ -198,9 +201,6 @@ export class SpoolTx {
     this.used = { readings: this.used.readings + readings, bytes: this.used.bytes + bytes };
     this.unsealed += readings;
   }
-
-  private rows: SqlParam[] = [];
-  private seqMoved = false;
 
   /** Writes the blocks added so far (at most 500 rows per statement). */
   private async writeRows(): Promise<void> {

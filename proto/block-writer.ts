@@ -1,5 +1,6 @@
 import type { Reading } from '../core/reading.js';
 import { isBad } from '../core/quality.js';
+import { jinyun } from './generated/jinyun.js';
 
 /**
  * The wire bytes of a Block's series (batch.proto), written straight from readings: the edge's
@@ -12,8 +13,8 @@ import { isBad } from '../core/quality.js';
  * and the caller splits the block).
  */
 
-/** ValueKind numbers (batch.proto). */
-export const KIND = { DOUBLE: 0, INT64: 1, BOOL: 2, STRING: 3, UINT64: 4 } as const;
+const VK = jinyun.v1.ValueKind;
+const KIND = { DOUBLE: VK.VALUE_KIND_DOUBLE, INT64: VK.VALUE_KIND_INT64, BOOL: VK.VALUE_KIND_BOOL, STRING: VK.VALUE_KIND_STRING, UINT64: VK.VALUE_KIND_UINT64 } as const;
 const INT32_MIN = -(2 ** 31);
 const INT32_MAX = 2 ** 31 - 1;
 
@@ -75,6 +76,8 @@ export function writeBlock(readings: readonly Reading[], baseTs: number, slow: (
   const series = groupSeries(readings);
   // Pass 1: sizes (and the range checks), so pass 2 writes each length prefix once, in place.
   const sizes = new Array<number>(series.length);
+  // Per series: the byte lengths of its packed seq, time and quality columns (pass 2 writes them as measured here).
+  const lens = new Array<[number, number, number]>(series.length);
   const slowBytes = new Map<SeriesColumns, Uint8Array>();
   let total = 0;
   for (let j = 0; j < series.length; j++) {
@@ -102,6 +105,7 @@ export function writeBlock(readings: readonly Reading[], baseTs: number, slow: (
         prevTs = r.ts;
         if (s.anyNotGood) qLen += vlen(r.quality >>> 0);
       }
+      lens[j] = [seqLen, tsLen, qLen];
       size = (s.tagId !== 0 ? 1 + vlen(s.tagId) : 0) + (s.kind !== 0 ? 1 + vlen(s.kind) : 0)
         + 1 + vlen(seqLen) + seqLen + 1 + vlen(tsLen) + tsLen + (s.anyNotGood ? 1 + vlen(qLen) + qLen : 0);
       const valLen = s.kind === KIND.DOUBLE ? 8 * n : n;
@@ -133,24 +137,17 @@ export function writeBlock(readings: readonly Reading[], baseTs: number, slow: (
     const n = s.at.length;
     if (s.tagId !== 0) { buf[p++] = 0x08; varint(s.tagId); }
     if (s.kind !== 0) { buf[p++] = 0x10; varint(s.kind); }
+    const [seqLen, tsLen, qLen] = lens[j]!;
     // seq_delta (packed uint32): seq of reading i is seqFirst + i, so the deltas are index steps.
-    let len = 0;
+    buf[p++] = 0x1a; varint(seqLen);
     let prevI = 0;
-    for (let x = 0; x < n; x++) { len += vlen(s.at[x]! - prevI); prevI = s.at[x]!; }
-    buf[p++] = 0x1a; varint(len);
-    prevI = 0;
     for (let x = 0; x < n; x++) { varint(s.at[x]! - prevI); prevI = s.at[x]!; }
     // time_delta_ms (packed sint32)
-    len = 0;
+    buf[p++] = 0x22; varint(tsLen);
     let prevTs = baseTs;
-    for (let x = 0; x < n; x++) { const t = readings[s.at[x]!]!.ts; len += vlen(zz(t - prevTs)); prevTs = t; }
-    buf[p++] = 0x22; varint(len);
-    prevTs = baseTs;
     for (let x = 0; x < n; x++) { const t = readings[s.at[x]!]!.ts; varint(zz(t - prevTs)); prevTs = t; }
     if (s.anyNotGood) {
-      len = 0;
-      for (let x = 0; x < n; x++) len += vlen(readings[s.at[x]!]!.quality >>> 0);
-      buf[p++] = 0x2a; varint(len);
+      buf[p++] = 0x2a; varint(qLen);
       for (let x = 0; x < n; x++) varint(readings[s.at[x]!]!.quality >>> 0);
     }
     if (s.kind === KIND.DOUBLE) {

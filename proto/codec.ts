@@ -2,7 +2,7 @@ import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import Long from 'long';
 import { jinyun } from './generated/jinyun.js';
 import type { BatchData, Reading, SequencedReading, Value } from '../core/reading.js';
-import { writeBlock, type SeriesColumns } from './block-writer.js';
+import { groupSeries, writeBlock, type SeriesColumns } from './block-writer.js';
 import { DecodeError } from '../core/errors.js';
 import { isBad } from '../core/quality.js';
 
@@ -37,54 +37,14 @@ export function fnv1a(bytes: Uint8Array): number {
   return h >>> 0;
 }
 
-interface SeriesBuild {
-  tagId: number;
-  kind: number;
-  seq: number[];
-  ts: number[];
-  quality: number[];
-  values: Value[];
-  anyNotGood: boolean;
-}
-
-function kindOf(v: Value): number {
-  switch (typeof v) {
-    case 'number': return pb.ValueKind.VALUE_KIND_DOUBLE;
-    case 'boolean': return pb.ValueKind.VALUE_KIND_BOOL;
-    case 'string': return pb.ValueKind.VALUE_KIND_STRING;
-    case 'bigint': return v < 0n ? pb.ValueKind.VALUE_KIND_INT64 : pb.ValueKind.VALUE_KIND_UINT64;
-    default: return -1;
-  }
-}
-
 /** Groups readings (ordered by seq, contiguous from seqFirst) into one Series per tag, relative to (seqFirst, baseTs). */
 function seriesOf(readings: readonly SequencedReading[], seqFirst: number, baseTs: number): jinyun.v1.ISeries[] {
-  const byTag = new Map<number, SeriesBuild>();
   for (let i = 0; i < readings.length; i++) {
     const r = readings[i]!;
     if (r.seq !== seqFirst + i) throw new RangeError(`reading ${i} has seq ${r.seq}, expected ${seqFirst + i}`);
     if (!fitsTimeBase(baseTs, r.ts)) throw new RangeError(`reading seq ${r.seq} is too far in time from the batch base`);
-    let s = byTag.get(r.tagId);
-    if (!s) {
-      s = { tagId: r.tagId, kind: -1, seq: [], ts: [], quality: [], values: [], anyNotGood: false };
-      byTag.set(r.tagId, s);
-    }
-    const k = isBad(r.quality) ? -1 : kindOf(r.value);
-    if (k >= 0) {
-      if (s.kind === -1) s.kind = k;
-      else if (s.kind !== k) {
-        // int64/uint64 mix within one tag: widen to signed, which must then hold every value.
-        if ((s.kind === pb.ValueKind.VALUE_KIND_INT64 || s.kind === pb.ValueKind.VALUE_KIND_UINT64) && typeof r.value === 'bigint') s.kind = pb.ValueKind.VALUE_KIND_INT64;
-        else throw new RangeError(`tag ${r.tagId} mixes value types in one batch`);
-      }
-    }
-    s.seq.push(r.seq);
-    s.ts.push(r.ts);
-    s.quality.push(r.quality >>> 0);
-    s.values.push(isBad(r.quality) ? null : r.value);
-    if (r.quality !== 0) s.anyNotGood = true;
   }
-  return [...byTag.values()].map((s) => buildSeries(s, seqFirst, baseTs));
+  return groupSeries(readings).map((s) => seriesMessage(readings, s, baseTs));
 }
 
 export interface EncodeOptions {
@@ -133,10 +93,7 @@ export function encodeBlockAt(readings: readonly Reading[], seqFirst: number): S
   if (readings.length === 0) throw new RangeError('a block needs at least one reading');
   const baseTs = readings[0]!.ts;
   for (const r of readings) if (!fitsTimeBase(baseTs, r.ts)) throw new RangeError(`reading at ${r.ts} is too far in time from the block base`);
-  const slow = (s: SeriesColumns): Uint8Array => pb.Series.encode(buildSeries({
-    tagId: s.tagId, kind: s.kind, seq: s.at.map((i) => seqFirst + i), ts: s.at.map((i) => readings[i]!.ts),
-    quality: s.at.map((i) => readings[i]!.quality >>> 0), values: s.at.map((i) => (isBad(readings[i]!.quality) ? null : readings[i]!.value)), anyNotGood: s.anyNotGood,
-  }, seqFirst, baseTs)).finish();
+  const slow = (s: SeriesColumns): Uint8Array => pb.Series.encode(seriesMessage(readings, s, baseTs)).finish();
   return { seqFirst, count: readings.length, baseTs, bytes: writeBlock(readings, baseTs, slow) };
 }
 
@@ -179,22 +136,24 @@ function varint(n: number): number[] {
   return out;
 }
 
-function buildSeries(s: SeriesBuild, seqFirst: number, baseTs: number): jinyun.v1.ISeries {
-  const seqDelta = s.seq.map((q, i) => q - (i === 0 ? seqFirst : s.seq[i - 1]!));
-  const timeDeltaMs = s.ts.map((t, i) => t - (i === 0 ? baseTs : s.ts[i - 1]!));
-  const kind = s.kind === -1 ? pb.ValueKind.VALUE_KIND_DOUBLE : s.kind;
-  const out: jinyun.v1.ISeries = { tagId: s.tagId, kind, seqDelta, timeDeltaMs, quality: s.anyNotGood ? s.quality : [] };
-  switch (kind) {
-    case pb.ValueKind.VALUE_KIND_DOUBLE: out.doubleValues = s.values.map((v) => (typeof v === 'number' ? v : 0)); break;
-    case pb.ValueKind.VALUE_KIND_BOOL: out.boolValues = s.values.map((v) => v === true); break;
-    case pb.ValueKind.VALUE_KIND_STRING: out.stringValues = s.values.map((v) => (typeof v === 'string' ? v : '')); break;
+/** The Series message of one grouped tag (protobufjs objects: encodeBatch, and the block writer's strings and 64-bit integers); reading i is the i-th in seq, so its seq delta is an index step. */
+function seriesMessage(readings: readonly Reading[], c: SeriesColumns, baseTs: number): jinyun.v1.ISeries {
+  // Seq and time deltas from the previous reading of the tag (the first from the block's seqFirst / baseTs).
+  const seqDelta = c.at.map((i, x) => (x === 0 ? i : i - c.at[x - 1]!));
+  const timeDeltaMs = c.at.map((i, x) => readings[i]!.ts - (x === 0 ? baseTs : readings[c.at[x - 1]!]!.ts));
+  const values = c.at.map((i) => (isBad(readings[i]!.quality) ? null : readings[i]!.value));
+  const out: jinyun.v1.ISeries = { tagId: c.tagId, kind: c.kind, seqDelta, timeDeltaMs, quality: c.anyNotGood ? c.at.map((i) => readings[i]!.quality >>> 0) : [] };
+  switch (c.kind) {
+    case pb.ValueKind.VALUE_KIND_DOUBLE: out.doubleValues = values.map((v) => (typeof v === 'number' ? v : 0)); break;
+    case pb.ValueKind.VALUE_KIND_BOOL: out.boolValues = values.map((v) => v === true); break;
+    case pb.ValueKind.VALUE_KIND_STRING: out.stringValues = values.map((v) => (typeof v === 'string' ? v : '')); break;
     case pb.ValueKind.VALUE_KIND_INT64:
-      out.intValues = s.values.map((v) => {
-        if (typeof v === 'bigint' && BigInt.asIntN(64, v) !== v) throw new RangeError(`tag ${s.tagId} mixes negative values with values above 2^63-1 in one batch`);
+      out.intValues = values.map((v) => {
+        if (typeof v === 'bigint' && BigInt.asIntN(64, v) !== v) throw new RangeError(`tag ${c.tagId} mixes negative values with values above 2^63-1 in one batch`);
         return Long.fromString(typeof v === 'bigint' ? v.toString() : '0', false);
       });
       break;
-    case pb.ValueKind.VALUE_KIND_UINT64: out.uintValues = s.values.map((v) => Long.fromString(typeof v === 'bigint' ? v.toString() : '0', true)); break;
+    case pb.ValueKind.VALUE_KIND_UINT64: out.uintValues = values.map((v) => Long.fromString(typeof v === 'bigint' ? v.toString() : '0', true)); break;
   }
   return out;
 }
